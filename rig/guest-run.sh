@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# Boots one guest kernel under our QEMU (TCG) with a busybox initramfs, runs one guest
+# test script in it and reports its checks as TAP lines.
+#
+#   rig/guest-run.sh SERIES-ARCH tests/guest/NAME.sh
+#
+# The script's header lines configure the boot:
+#   #@ kmods: nvme e1000e        kernel modules (with dependencies) to put in the initramfs
+#   #@ qemu: -device ...         extra QEMU arguments ({ARCH} is replaced by amd64/arm64)
+#   #@ timeout: 120              seconds before the guest is killed (default 180)
+# Our own modules (build/mod/SERIES-ARCH/*.ko) are always included, under /dp/mod.
+# Inside the guest, tests/guest/lib.sh provides dp_check; the runner turns its lines into
+# "ok"/"not ok" and fails the run if the script does not reach its end.
+# Exit status: 0 when every check passed and the guest finished; the console log is kept
+# in build/guest/SERIES-ARCH/NAME.log and its tail is printed on failure.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+kname=$1 script=$2
+tname=$(basename "$script" .sh)
+# shellcheck disable=SC1090
+. "$top/build/kernels/$kname.env"
+out=$top/build/guest/$kname
+mkdir -p "$out"
+log=$out/$tname.log
+
+header() { sed -n "s/^#@ $1: *//p" "$script" | paste -sd' '; }
+
+busybox_for() {
+	if [ "$1" = amd64 ]; then echo /bin/busybox; return; fi
+	local d=$top/build/cache/busybox-$1
+	if [ ! -x "$d/bin/busybox" ]; then
+		. "$top/rig/apt-env.sh"
+		local t
+		t=$(mktemp -d)
+		(cd "$t" && dp_apt "$1" download -q busybox-static >/dev/null 2>&1)
+		dpkg -x "$t"/busybox-static_*.deb "$d"
+		rm -rf "$t"
+	fi
+	echo "$d/bin/busybox"
+}
+
+# Copies the named modules and their dependencies, decompressed, with a matching
+# modules.dep so busybox modprobe can load them.
+add_kmods() {
+	local root=$1 dst=$1/lib/modules/$KREL
+	shift
+	mkdir -p "$dst"
+	[ $# -gt 0 ] || return 0
+	awk -v want="$*" '
+		BEGIN { n = split(want, w, " "); for (i = 1; i <= n; i++) { gsub("-", "_", w[i]); need[w[i]] = 1 } }
+		{ sub(":", "", $1); f = $1; sub(".*/", "", f); sub("\\.ko.*", "", f); gsub("-", "_", f)
+		  path[f] = $1; line[f] = $0 }
+		END {
+			changed = 1
+			while (changed) { changed = 0
+				for (m in need) { k = split(line[m], p, " ")
+					for (i = 2; i <= k; i++) { d = p[i]; sub(".*/", "", d); sub("\\.ko.*", "", d); gsub("-", "_", d)
+						if (!(d in need)) { need[d] = 1; changed = 1 } } } }
+			for (m in need) { if (!(m in path)) { print "missing " m > "/dev/stderr"; exit 1 } print path[m] }
+		}' "$KMODULES/modules.dep" >"$out/kmods.list"
+	local f
+	while read -r f; do
+		mkdir -p "$dst/$(dirname "$f")"
+		case $f in
+		*.xz) xz -dc "$KMODULES/$f" >"$dst/${f%.xz}" ;;
+		*.zst) zstd -qdc "$KMODULES/$f" >"$dst/${f%.zst}" ;;
+		*.gz) gzip -dc "$KMODULES/$f" >"$dst/${f%.gz}" ;;
+		*) cp "$KMODULES/$f" "$dst/$f" ;;
+		esac
+	done <"$out/kmods.list"
+	grep -F -f <(sed 's/$/:/' "$out/kmods.list") "$KMODULES/modules.dep" |
+		sed -E 's/\.ko\.(xz|zst|gz)/.ko/g' >"$dst/modules.dep"
+}
+
+make_initramfs() {
+	local root
+	root=$(mktemp -d)
+	mkdir -p "$root"/{bin,proc,sys,dev,tmp,dp/mod}
+	cp "$(busybox_for "$ARCH")" "$root/bin/busybox"
+	# shellcheck disable=SC2046
+	add_kmods "$root" $(header kmods)
+	cp "$top"/build/mod/"$kname"/*.ko "$root/dp/mod/" 2>/dev/null || true
+	cp "$top/tests/guest/lib.sh" "$root/dp/lib.sh"
+	cp "$script" "$root/dp/test.sh"
+	cat >"$root/init" <<'INIT'
+#!/bin/busybox sh
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+echo "DP-BOOT $(uname -r) $(uname -m)"
+. /dp/lib.sh
+sh -c '. /dp/lib.sh; . /dp/test.sh'
+echo "DP-DONE $?"
+poweroff -f
+INIT
+	chmod +x "$root/init"
+	(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$out/$tname.cpio.gz"
+	rm -rf "$root"
+}
+
+make_initramfs
+qemu_extra=$(header qemu)
+qemu_extra=${qemu_extra//\{ARCH\}/$ARCH}
+tmo=$(header timeout)
+tmo=${tmo:-180}
+case $ARCH in
+amd64)
+	qemu=("$top/build/qemu/qemu-system-x86_64" -M q35 -cpu max
+		-L "$top/build/qemu/pc-bios/optionrom" -L /usr/share/seabios)
+	console=ttyS0 ;;
+arm64)
+	qemu=("$top/build/qemu/qemu-system-aarch64" -M virt -cpu max,pauth-impdef=on)
+	console=ttyAMA0 ;;
+esac
+# shellcheck disable=SC2206
+qemu+=(-accel tcg -smp 2 -m 1G -nodefaults -nographic -no-reboot -serial stdio
+	-kernel "$KIMAGE" -initrd "$out/$tname.cpio.gz"
+	-append "console=$console panic=-1 loglevel=4 rdinit=/init"
+	$qemu_extra)
+
+start=$(date +%s)
+rc=0
+timeout --foreground -k 5 "$tmo" "${qemu[@]}" </dev/null >"$log" 2>&1 || rc=$?
+secs=$(( $(date +%s) - start ))
+
+tr -d '\r' <"$log" | sed -n "s/^DP-TEST \(ok\|not ok\) \(.*\)/\1 - $kname: $tname: \2/p"
+fails=$(tr -d '\r' <"$log" | grep -c '^DP-TEST not ok' || true)
+checks=$(tr -d '\r' <"$log" | grep -c '^DP-TEST ' || true)
+finished=$(tr -d '\r' <"$log" | grep -c '^DP-DONE' || true)
+status=ok why=
+if [ "$finished" = 0 ]; then
+	status="not ok" why="guest did not finish (qemu exit $rc after ${secs}s, timeout ${tmo}s)"
+elif [ "$fails" != 0 ] || [ "$checks" = 0 ]; then
+	status="not ok" why="$fails of $checks checks failed"
+fi
+echo "$status - $kname: $tname: guest run (${secs}s) $why"
+if [ "$status" != ok ]; then
+	echo "# --- tail of $log ---"
+	tail -n 40 "$log" | sed 's/^/# /'
+	exit 1
+fi
