@@ -1,0 +1,22 @@
+# Developer entry points; tests/check is the one command that does everything.
+B := build
+CFLAGS ?= -O2 -g
+DP_CFLAGS := $(CFLAGS) -std=gnu11 -Wall -Wextra -Werror -fsanitize=address,undefined -Ilib -Iinclude
+LIB_SRCS := $(wildcard lib/*.c)
+LIB_HDRS := $(wildcard lib/*.h include/*.h)
+UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/unit/%,$(wildcard tests/unit/test_*.c))
+
+.PHONY: unit check qemu kernels
+unit: $(UNIT_TESTS)
+	@rc=0; for t in $(UNIT_TESTS); do echo "# $$t"; $$t || { echo "not ok - $$t exited $$?"; rc=1; }; done; exit $$rc
+
+$(B)/unit/%: tests/unit/%.c $(LIB_SRCS) $(LIB_HDRS) tests/unit/dp_test.h
+	@mkdir -p $(@D)
+	$(CC) $(DP_CFLAGS) -o $@ $< $(LIB_SRCS)
+
+check:
+	bash tests/check
+qemu:
+	bash qemu/build.sh
+kernels:
+	bash rig/kernels.sh

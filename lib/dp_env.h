@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: (GPL-2.0 OR MIT) */
+/*
+ * The environment lib/ code may assume: fixed-width integers, bool, size_t, NULL,
+ * an allocator and an assertion. The same sources build in the guest kernel module and
+ * in user space (QEMU, the simulator, unit tests); only this header differs.
+ */
+#ifndef DP_ENV_H
+#define DP_ENV_H
+
+#if defined(__KERNEL__)
+#include <linux/types.h>
+#include <linux/slab.h>
+#include <linux/bug.h>
+#include <linux/limits.h>
+#include <linux/stddef.h>
+#ifndef UINT64_MAX
+#define UINT64_MAX U64_MAX
+#endif
+/* lib/ code may run in atomic context in the guest (softirq DMA maps). */
+#define dp_zalloc(sz)	kzalloc((sz), GFP_ATOMIC)
+#define dp_free(p)	kfree(p)
+#define DP_ASSERT(c)	WARN_ON_ONCE(!(c))
+#else
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <assert.h>
+#define dp_zalloc(sz)	calloc(1, (sz))
+#define dp_free(p)	free(p)
+#define DP_ASSERT(c)	assert(c)
+#endif
+
+#define DP_ALIGN_DOWN(x, a)	((x) & ~((uint64_t)(a) - 1))
+#define DP_ALIGN_UP(x, a)	DP_ALIGN_DOWN((x) + (a) - 1, (a))
+
+#endif /* DP_ENV_H */
