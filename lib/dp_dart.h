@@ -17,7 +17,7 @@
 
 #include "dp_env.h"
 #include "dp_tree.h"
-#include "../include/pvdma_proto.h"
+#include "pvdma_proto.h"
 
 struct dp_dart_config {
 	uint64_t aperture_base;	/* first bus address handed out; granule aligned */
