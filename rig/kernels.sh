@@ -60,7 +60,7 @@ setup_series() {
 	[ -n "$abi" ] || { log "no kernel found in $series"; return 1; }
 	local dir=$kroot/$series
 	root=$dir/root
-	key="$series $abi"
+	key="$series $abi keep-symlinks"
 	if [ "$(cat "$dir/.key" 2>/dev/null)" != "$key" ]; then
 		log "$series: kernel ABI $abi"
 		rm -rf "$dir" && mkdir -p "$dir"
@@ -78,7 +78,11 @@ setup_series() {
 			--include="make,bc,kmod,libc6-dev,gcc-$gccv,gcc-$gccv-aarch64-linux-gnu,$kbuild" \
 			"$series" "$root" "$DP_MIRROR" >"$dir/mmdebstrap.log" 2>&1 ||
 			{ tail -20 "$dir/mmdebstrap.log"; return 1; }
-		for f in "$hdr_amd64" "$hdr_arm64" "$common"; do dpkg -x "$f" "$root"; done
+		# Bookworm's headers ship /lib/modules: plain dpkg -x would replace the merged-/usr
+		# /lib symlink by a directory and break every binary in the chroot.
+		for f in "$hdr_amd64" "$hdr_arm64" "$common"; do
+			dpkg-deb --fsys-tarfile "$f" | tar -x --keep-directory-symlink -C "$root"
+		done
 		for arch in amd64 arm64; do
 			mkdir -p "$dir/$arch"
 			for f in $(fetch_debs "$arch" $(image_pkgs "$abi" "$arch")); do dpkg -x "$f" "$dir/$arch"; done
