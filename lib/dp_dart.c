@@ -149,9 +149,16 @@ void dp_dart_destroy(struct dp_dart *d)
 int dp_dart_reset(struct dp_dart *d)
 {
 	struct dp_dart_config cfg = d->cfg;
+	struct dp_dart_stats stats = d->stats;
+	int ret;
 
 	drop_all(d);
-	return dp_dart_init(d, &cfg);
+	ret = dp_dart_init(d, &cfg);
+	/* Peaks and totals describe the device's life, not one boot of its guest. */
+	d->stats = stats;
+	d->stats.live_mappings = 0;
+	d->stats.live_bytes = 0;
+	return ret;
 }
 
 static int refuse(struct dp_dart *d, int status)

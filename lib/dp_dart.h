@@ -54,7 +54,7 @@ struct dp_dart {
 int dp_dart_init(struct dp_dart *d, const struct dp_dart_config *cfg);
 /* Drops every mapping and frees the model's memory; the model is reusable after init. */
 void dp_dart_destroy(struct dp_dart *d);
-/* Drops every mapping, as a device reset does. */
+/* Drops every mapping, as a device reset does; peaks and totals are kept. */
 int dp_dart_reset(struct dp_dart *d);
 
 /*

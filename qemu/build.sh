@@ -2,6 +2,7 @@
 # Builds the pinned QEMU with dartpass's devices, out of tree, with ccache.
 #
 #   qemu/build.sh            -> build/qemu/qemu-system-{x86_64,aarch64}
+#   QEMU_EXTRA_TARGETS=tests/qtest/pvdma-test qemu/build.sh     also other ninja targets
 #
 # Source: Debian's repack of upstream QEMU (QEMU_VERSION, checksum pinned below). On a
 # machine without Debian's archive (macOS), point QEMU_TARBALL at upstream's
@@ -76,6 +77,28 @@ prepare_tree() {
 		mkdir -p "$src/$(dirname "$f")"
 		ln -sfn "$top/qemu/src/$f" "$src/$f"
 	done
+	# The emulated DART is lib/'s model, compiled into the device as it is into the
+	# simulator (the wire header is a checked-in copy: qemu/src/hw/pvdma/pvdma_proto.h).
+	for f in "$top"/lib/dp_*.[ch]; do
+		ln -sfn "$f" "$src/hw/pvdma/$(basename "$f")"
+	done
+}
+
+# Repacked trees (Debian's +ds) carry no firmware; -machine pc/q35 needs SeaBIOS even
+# under qtest, so take the distribution's build of it where the tree has none. An
+# uninstalled QEMU looks for data files in its build's qemu-bundle.
+link_firmware() {
+	local f data
+	data=$("$bld/qemu-system-${QEMU_TARGETS%%-*}" -L help | tail -n1)
+	for f in bios-256k.bin; do
+		if [ ! -e "$src/pc-bios/$f" ] && [ -e "/usr/share/seabios/$f" ]; then
+			ln -sfn "/usr/share/seabios/$f" "$data/$f"
+		fi
+	done
+	# Option ROMs built from source above (linuxboot_dma.bin for -kernel, kvmvapic.bin).
+	for f in "$bld"/pc-bios/optionrom/*.bin; do
+		[ -e "$f" ] && ln -sfn "$f" "$data/$(basename "$f")"
+	done
 }
 
 configure() {
@@ -102,10 +125,11 @@ for t in ${QEMU_TARGETS//,/ }; do ninja_targets+=("qemu-system-${t%-softmmu}"); 
 log "building ${ninja_targets[*]} ${QEMU_EXTRA_TARGETS:-}"
 # shellcheck disable=SC2086
 ninja -C "$bld" "${ninja_targets[@]}" ${QEMU_EXTRA_TARGETS:-} >"$bld/ninja.log" 2>&1 ||
-	{ grep -E 'error|FAILED' -A5 "$bld/ninja.log" | head -60; exit 1; }
+	{ grep -E '^FAILED|error:|undefined reference' -A3 "$bld/ninja.log" | grep -v '^cc \|^c++ ' | head -60; exit 1; }
 # x86 option ROMs (linuxboot_dma.bin for -kernel) are built from source by make, not ninja.
 if [[ $QEMU_TARGETS == *x86_64* ]] && [ "$(uname -m)" = x86_64 ]; then
 	make -s -C "$bld/pc-bios/optionrom" >>"$bld/ninja.log" 2>&1 || { tail -20 "$bld/ninja.log"; exit 1; }
 fi
+link_firmware
 echo "$QEMU_VERSION" >"$bld/.dartpass-version"
 log "QEMU $QEMU_VERSION ready in $bld"

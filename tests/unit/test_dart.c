@@ -43,6 +43,7 @@ static void test_basic(void)
 	DP_CHECK(dp_dart_reset(&d) == PVDMA_S_OK && d.stats.live_mappings == 0 &&
 		 d.stats.live_bytes == 0 && d.mappings.count == 0, "reset drops everything");
 	DP_CHECK(d.free_by_start.count == 1, "reset leaves one free extent");
+	DP_CHECK(d.stats.peak_mappings > 0 && d.stats.maps > 0, "reset keeps peaks and totals");
 	dp_dart_destroy(&d);
 }
 

@@ -50,6 +50,9 @@ static IOMMUTLBEntry pvdma_dart_translate(IOMMUMemoryRegion *iommu, hwaddr addr,
     if (m) {
         allowed = IOMMU_ACCESS_FLAG(m->perm & PVDMA_MAP_READ, m->perm & PVDMA_MAP_WRITE);
         e.translated_addr = m->pa + (e.iova - m->iova);
+        if ((allowed & flag) == flag) {
+            pvdma_fault_chain_break(s);
+        }
     }
     qemu_mutex_unlock(&s->lock);
 

@@ -4,6 +4,7 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include "qemu/osdep.h"
+#include "qemu/lockable.h"
 #include "qemu/log.h"
 #include "qemu/module.h"
 #include "qemu/units.h"
@@ -60,9 +61,10 @@ static int pvdma_do_map(PVDMAState *s, struct pvdma_req *r)
     int st;
 
     if (r->flags & ~(PVDMA_MAP_READ | PVDMA_MAP_WRITE) || !r->flags || !len ||
-        r->iova || r->mapped) {
-        qemu_log_mask(LOG_GUEST_ERROR, "pvdma: MAP with bad flags 0x%x, length %u"
-                      " or non-zero output fields\n", r->flags, len);
+        gpa + len < gpa || r->iova || r->mapped) {
+        qemu_log_mask(LOG_GUEST_ERROR, "pvdma: MAP with bad flags 0x%x, length 0x%x"
+                      " (at 0x%" PRIx64 ") or non-zero output fields\n",
+                      r->flags, len, gpa);
         return pvdma_refuse(s, PVDMA_S_INVALID);
     }
     if (!pvdma_range_is_ram(gpa, len)) {
@@ -300,8 +302,27 @@ static const MemoryRegionOps pvdma_mmio_ops = {
     .impl = { .min_access_size = 4, .max_access_size = 4 },
 };
 
+/*
+ * QEMU retries a refused access in pieces of at most 8 bytes, translating each again;
+ * pieces that continue the previous fault of the same requester are one transaction.
+ */
+static bool pvdma_fault_continues(PVDMAState *s, uint32_t rid, uint64_t addr,
+                                  uint32_t flags)
+{
+    bool cont = s->fault_chain && rid == s->fault_rid && flags == s->fault_flags &&
+                addr > s->fault_chain_addr && addr <= s->fault_chain_addr + 8;
+
+    s->fault_chain = true;
+    s->fault_chain_addr = addr;
+    return cont;
+}
+
 void pvdma_record_fault(PVDMAState *s, uint32_t rid, uint64_t addr, uint32_t flags)
 {
+    QEMU_LOCK_GUARD(&s->lock);
+    if (pvdma_fault_continues(s, rid, addr, flags)) {
+        return;
+    }
     s->faults++;
     s->fault_addr = addr;
     s->fault_rid = rid;
@@ -350,6 +371,13 @@ static void pvdma_realize(PCIDevice *pdev, Error **errp)
         s->managed_bus = PCI_BUS(o);
         if (s->managed_bus == pci_get_bus(pdev)) {
             error_setg(errp, "pvdma: pvdma-pci cannot sit on the bus it manages");
+            return;
+        }
+        /* Devices pick their DMA address space when they are realized. */
+        if (!QTAILQ_EMPTY(&BUS(s->managed_bus)->children)) {
+            error_setg(errp, "pvdma: managed-bus '%s' already has devices; create"
+                       " pvdma-pci before the devices it manages",
+                       s->managed_bus_name);
             return;
         }
     }

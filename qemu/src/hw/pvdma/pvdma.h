@@ -73,7 +73,10 @@ struct PVDMAState {
     PCIBus *managed_bus;
     Error *migration_blocker;
 
-    /* Serializes doorbells with IOMMU translations, which may run outside the BQL. */
+    /*
+     * Serializes doorbells with IOMMU translations, which may run outside the BQL:
+     * protects the backend's mapping table and the fault_* fields.
+     */
     QemuMutex lock;
 
     /* guest-visible state */
@@ -93,7 +96,15 @@ struct PVDMAState {
     uint64_t fault_addr;
     uint32_t fault_rid;
     uint32_t fault_flags;
+    bool fault_chain;           /* fault_chain_addr is the last refused piece */
+    uint64_t fault_chain_addr;
 };
+
+/* Ends a chain of refused pieces: the next fault is a new transaction. */
+static inline void pvdma_fault_chain_break(PVDMAState *s)
+{
+    s->fault_chain = false;
+}
 
 /* Records a DMA fault of a managed device (called by the IOMMU of a backend). */
 void pvdma_record_fault(PVDMAState *s, uint32_t rid, uint64_t addr, uint32_t flags);
