@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Coalescing-mapper benchmark: generates every synthetic trace kind and replays each
+# under every policy with DART's default caps (65536 mappings, 1.5 GiB, 16 KiB pages),
+# printing one table (peak host mappings and bytes, slop, host calls, refusals and
+# CPU ns per trace event including the DART model) and an SVG plot per trace, then
+# the mapper's own CPU cost per event with a host that does no work.
+#
+#   bash bench/mapper.sh [TRACE...]     extra traces (e.g. recorded by the guest module)
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+out=$top/build/bench
+mkdir -p "$out"
+make -s -C "$top" tools
+for k in load uvm alloc16m coherent churn overcommit; do
+	[ -s "$out/$k.trace" ] || "$top/build/dartpass" gen "$k" >"$out/$k.trace"
+done
+echo "== with the DART model as host (ns/op includes the model and the replay)"
+"$top/build/dartpass" sim --svg="$out/plot" "$out"/*.trace "$@"
+echo "plots: $out/plot-*.svg"
+echo "== the mapper's own CPU cost: a host that does nothing (caps not enforced)"
+"$top/build/dartpass" sim --null-host "$out"/*.trace "$@" | awk '{ print $1, $2, $NF }' | column -t

@@ -1,0 +1,206 @@
+// SPDX-License-Identifier: (GPL-2.0 OR MIT)
+/*
+ * The coalescing mapper against a reference: random maps and unmaps on the DART model
+ * with small caps, checking after every step that each live buffer is reachable, page
+ * by page, at its bus address with its direction, that the mapper's and the DART's
+ * counts agree and stay under the caps, and that nothing is left at the end.
+ */
+#include <string.h>
+#include "../../lib/dp_dart.h"
+#include "../../lib/dp_map.h"
+#include "../../lib/dp_trace.h"
+#include "dp_test.h"
+
+#define G (16 * 1024ull)
+#define NBUF 512
+
+struct ref_buf {
+	uint64_t pa, len, iova;
+	unsigned int perm;
+	bool live;
+};
+
+static int host_map(void *h, uint64_t pa, uint64_t len, unsigned int perm, uint64_t *iova)
+{
+	return dp_dart_map(h, pa, len, perm, iova);
+}
+
+static int host_unmap(void *h, uint64_t iova, uint64_t len)
+{
+	return dp_dart_unmap(h, iova, len);
+}
+
+static const struct dp_host_ops ops = { host_map, host_unmap };
+
+static bool covered(const struct dp_dart *d, const struct ref_buf *b)
+{
+	uint64_t off;
+
+	for (off = 0; off < b->len; off += off ? G : G - (b->pa % G)) {
+		const struct dp_dart_mapping *m = dp_dart_lookup(d, b->iova + off);
+
+		if (!m || m->pa + (b->iova + off - m->iova) != b->pa + off ||
+		    (m->perm & b->perm) != b->perm)
+			return false;
+	}
+	return true;
+}
+
+static uint64_t sum_refs(const struct dp_mapper *m)
+{
+	const struct dp_tree_node *n;
+	uint64_t refs = 0;
+
+	for (n = dp_tree_first(&m->by_iova); n; n = dp_tree_next(&m->by_iova, n))
+		refs += dp_tree_entry(n, struct dp_hmap, by_iova)->refs;
+	return refs;
+}
+
+/* One randomized run; returns the number of broken invariants. */
+static int run(enum dp_policy policy, unsigned long long seed, uint64_t *refused,
+	       uint64_t *peak)
+{
+	struct dp_dart_config dc = { .aperture_base = G, .aperture_size = 1ull << 32,
+				     .granule_shift = 14, .max_mappings = 48,
+				     .max_bytes = 4ull << 20 };
+	struct dp_map_config mc = { .policy = policy, .granule_shift = 14,
+				    .max_mappings = 48, .max_bytes = 4ull << 20,
+				    .window_shift = 18 };
+	static struct ref_buf bufs[NBUF];
+	struct dp_dart d;
+	struct dp_mapper m;
+	uint64_t live = 0;
+	int step, i, bad = 0;
+
+	memset(bufs, 0, sizeof(bufs));
+	if (dp_dart_init(&d, &dc) || dp_mapper_init(&m, &mc, &ops, &d))
+		return 1;
+	for (step = 0; step < 20000; step++) {
+		struct ref_buf *b = &bufs[dp_test_rand(&seed) % NBUF];
+
+		if (!b->live) {
+			/* 32 MiB of guest RAM so buffers share pages and windows. */
+			b->pa = dp_test_rand(&seed) % (32ull << 20);
+			b->len = dp_test_rand(&seed) % 4 ? 1 + dp_test_rand(&seed) % 8192 :
+				 1 + dp_test_rand(&seed) % (300 * 1024);
+			b->perm = 1 + dp_test_rand(&seed) % 3;
+			if (dp_mapper_map(&m, b->pa, b->len, b->perm, &b->iova) == PVDMA_S_OK) {
+				b->live = true;
+				live++;
+				bad += (b->iova % G) != (b->pa % G);
+			}
+		} else {
+			bad += dp_mapper_unmap(&m, b->iova, b->len) != PVDMA_S_OK;
+			b->live = false;
+			live--;
+		}
+		bad += m.stats.live_mappings != d.stats.live_mappings ||
+		       m.stats.live_bytes != d.stats.live_bytes ||
+		       d.stats.live_mappings > 48 || d.stats.live_bytes > (4ull << 20) ||
+		       m.stats.buffers != live || sum_refs(&m) != live;
+		for (i = 0; i < NBUF; i++)
+			bad += bufs[i].live && !covered(&d, &bufs[i]);
+		if (bad)
+			break;
+	}
+	/* Unknown and repeated unmaps are refused and change nothing. */
+	bad += dp_mapper_unmap(&m, 1ull << 40, 4096) != PVDMA_S_NOT_FOUND;
+	for (i = 0; i < NBUF; i++) {
+		if (bufs[i].live)
+			bad += dp_mapper_unmap(&m, bufs[i].iova, bufs[i].len) != PVDMA_S_OK;
+	}
+	bad += m.stats.live_mappings != m.stats.idle_mappings || m.stats.buffers;
+	*refused = m.stats.refused[PVDMA_S_NO_MAPPINGS] + m.stats.refused[PVDMA_S_NO_BYTES] +
+		   m.stats.refused[PVDMA_S_NO_SPACE];
+	*peak = m.stats.peak_mappings;
+	dp_mapper_trim(&m);
+	bad += d.stats.live_mappings != 0 || d.stats.live_bytes != 0;
+	dp_mapper_destroy(&m);
+	dp_dart_destroy(&d);
+	return bad;
+}
+
+static void test_policies(void)
+{
+	uint64_t refused[DP_POLICY_COUNT], peak[DP_POLICY_COUNT];
+	int p;
+
+	for (p = 0; p < DP_POLICY_COUNT; p++) {
+		int bad = run(p, 0x5eed + p, &refused[p], &peak[p]);
+
+		DP_CHECK(bad == 0, "%s: 20000 random steps keep every buffer mapped, counts"
+			 " consistent, caps held, nothing leaked (refused %llu, peak %llu)",
+			 dp_policy_name(p), (unsigned long long)refused[p],
+			 (unsigned long long)peak[p]);
+	}
+	DP_CHECK(refused[DP_POLICY_EXACT] > 0, "the caps are small enough to be reached");
+}
+
+/* Windows are shared: buffers in one region cost one host mapping. */
+static void test_sharing(void)
+{
+	struct dp_dart_config dc = { .aperture_base = G, .aperture_size = 1ull << 32,
+				     .granule_shift = 14, .max_mappings = 1024,
+				     .max_bytes = 1ull << 30 };
+	struct dp_dart d;
+	struct dp_mapper m;
+	uint64_t iova[64];
+	int p, i;
+
+	for (p = 0; p < DP_POLICY_COUNT; p++) {
+		struct dp_map_config mc = { .policy = p, .granule_shift = 14, .max_mappings = 1024,
+					    .max_bytes = 1ull << 30, .window_shift = 18 };
+		int ok = 1;
+
+		dp_dart_init(&d, &dc);
+		dp_mapper_init(&m, &mc, &ops, &d);
+		for (i = 0; i < 64; i++)
+			ok &= dp_mapper_map(&m, (1ull << 30) + i * 4096, 4096, PVDMA_MAP_WRITE,
+					    &iova[i]) == PVDMA_S_OK;
+		DP_CHECK(ok && m.stats.peak_mappings == (p == DP_POLICY_EXACT ? 64 : 1),
+			 "%s: 64 pages of one 256 KiB region take %llu host mappings",
+			 dp_policy_name(p), (unsigned long long)m.stats.peak_mappings);
+		for (i = 0; i < 64; i++)
+			ok &= dp_mapper_unmap(&m, iova[i], 4096) == PVDMA_S_OK;
+		DP_CHECK(ok && m.stats.live_mappings == (p == DP_POLICY_ADAPTIVE ? 1 : 0),
+			 "%s: after unmapping, %s", dp_policy_name(p),
+			 p == DP_POLICY_ADAPTIVE ? "the window stays idle for reuse" :
+			 "no host mapping is left");
+		dp_mapper_trim(&m);
+		DP_CHECK(d.stats.live_mappings == 0, "%s: trim releases idle windows",
+			 dp_policy_name(p));
+		dp_mapper_destroy(&m);
+		dp_dart_destroy(&d);
+	}
+}
+
+static void test_trace_format(void)
+{
+	struct dp_trace_rec r = { .t_ns = 123456789, .op = 'M', .pa = 0x12345000,
+				  .len = 4096, .perm = PVDMA_MAP_WRITE, .dev = 0x100 }, q;
+	char line[DP_TRACE_LINE_MAX];
+
+	dp_trace_format(line, sizeof(line), &r);
+	DP_CHECK(!strcmp(line, "123456789 M 0x12345000 4096 w 0100\n"),
+		 "format writes time, op, address, length, direction, device");
+	DP_CHECK(dp_trace_parse(line, &q) == 1 && !memcmp(&q, &r, sizeof(q)),
+		 "parse inverts format");
+	DP_CHECK(dp_trace_parse("# comment\n", &q) == 0 && dp_trace_parse("\n", &q) == 0,
+		 "comments and blank lines are skipped");
+	DP_CHECK(dp_trace_parse("1 X 0x1000 4096 w 0100\n", &q) < 0 &&
+		 dp_trace_parse("1 M 0x1000 0 w 0100\n", &q) < 0 &&
+		 dp_trace_parse("1 M 0x1000 4096 x 0100\n", &q) < 0 &&
+		 dp_trace_parse("1 M 0x1000 4096 w 0100 junk\n", &q) < 0 &&
+		 dp_trace_parse("1 M 0x1000\n", &q) < 0, "malformed lines are rejected");
+	DP_CHECK(dp_policy_parse("adaptive") == DP_POLICY_ADAPTIVE &&
+		 dp_policy_parse("exac") < 0 && dp_policy_parse("exactly") < 0,
+		 "policy names parse exactly");
+}
+
+int main(void)
+{
+	test_policies();
+	test_sharing();
+	test_trace_format();
+	return dp_test_done();
+}

@@ -1,0 +1,404 @@
+// SPDX-License-Identifier: (GPL-2.0 OR MIT)
+/*
+ * dartpass sim: replays DMA traces through the coalescing mapper (lib/dp_map.c) on the
+ * DART model (lib/dp_dart.c) under given caps, once per policy, and prints what each
+ * policy needed from the host. Optionally plots live mappings and bytes over the
+ * trace as SVG.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "dartpass.h"
+#include "dp_dart.h"
+#include "dp_map.h"
+#include "dp_trace.h"
+
+static const char *opt_policies = "exact,window,adaptive";
+static uint64_t opt_max_mappings = 65536;
+static uint64_t opt_max_bytes = 1536ull << 20;
+static uint64_t opt_granule_shift = 14;
+static uint64_t opt_window_shift = 18;
+static uint64_t opt_aperture = 64ull << 30;
+static const char *opt_svg;
+static bool opt_check;
+static bool opt_null_host;
+
+static const struct dp_opt sim_opts[] = {
+	{ "policy", DP_OPT_STR, &opt_policies, "comma-separated policies to compare" },
+	{ "max-mappings", DP_OPT_U64, &opt_max_mappings, "host cap on live mappings" },
+	{ "max-bytes", DP_OPT_U64, &opt_max_bytes, "host cap on mapped bytes" },
+	{ "granule-shift", DP_OPT_U64, &opt_granule_shift, "log2 of the host page" },
+	{ "window-shift", DP_OPT_U64, &opt_window_shift, "log2 of the window policy's window" },
+	{ "aperture", DP_OPT_U64, &opt_aperture, "bus-address space of the host" },
+	{ "svg", DP_OPT_STR, &opt_svg, "write a plot of live mappings and bytes to this file" },
+	{ "null-host", DP_OPT_BOOL, &opt_null_host,
+	  "a host that maps instantly and enforces nothing: ns/op is the mapper's own cost" },
+	{ "check", DP_OPT_BOOL, &opt_check,
+	  "verify every live buffer's pages against the DART after each event (slow)" },
+	{ NULL }
+};
+
+struct trace {
+	struct dp_trace_rec *rec;
+	size_t n, cap;
+};
+
+static int trace_load(const char *path, struct trace *t)
+{
+	FILE *f = strcmp(path, "-") ? fopen(path, "r") : stdin;
+	char line[256];
+	size_t lineno = 0;
+
+	if (!f) {
+		fprintf(stderr, "dartpass sim: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		struct dp_trace_rec r;
+		int ret = dp_trace_parse(line, &r);
+
+		lineno++;
+		if (ret < 0) {
+			fprintf(stderr, "dartpass sim: %s:%zu: not a trace event: %s", path, lineno,
+				line);
+			if (f != stdin)
+				fclose(f);
+			return -1;
+		}
+		if (!ret)
+			continue;
+		if (t->n == t->cap) {
+			t->cap = t->cap ? 2 * t->cap : 4096;
+			t->rec = realloc(t->rec, t->cap * sizeof(*t->rec));
+			if (!t->rec) {
+				fprintf(stderr, "dartpass sim: out of memory\n");
+				exit(1);
+			}
+		}
+		t->rec[t->n++] = r;
+	}
+	if (f != stdin)
+		fclose(f);
+	return 0;
+}
+
+/* Live buffers of the replay: (pa, len, dev) -> iova, chained hash. */
+struct buf {
+	uint64_t pa, len, iova;
+	uint32_t dev;
+	struct buf *next;
+};
+
+struct bufs {
+	struct buf **slot;
+	size_t mask;
+};
+
+static size_t buf_hash(const struct bufs *b, uint64_t pa, uint64_t len, uint32_t dev)
+{
+	uint64_t h = (pa ^ (len << 40) ^ ((uint64_t)dev << 20)) * 0x9e3779b97f4a7c15ull;
+
+	return (h >> 32) & b->mask;
+}
+
+static struct buf **buf_find(struct bufs *b, const struct dp_trace_rec *r)
+{
+	struct buf **p = &b->slot[buf_hash(b, r->pa, r->len, r->dev)];
+
+	while (*p && ((*p)->pa != r->pa || (*p)->len != r->len || (*p)->dev != r->dev))
+		p = &(*p)->next;
+	return p;
+}
+
+struct result {
+	struct dp_map_stats st;
+	uint64_t refused, unmatched;
+	double ns_per_op;
+	uint32_t *plot_maps;	/* samples of live mappings, bytes (MiB) */
+	uint32_t *plot_mib;
+};
+
+static int dart_map(void *h, uint64_t pa, uint64_t len, unsigned int perm, uint64_t *iova)
+{
+	return dp_dart_map(h, pa, len, perm, iova);
+}
+
+static int dart_unmap(void *h, uint64_t iova, uint64_t len)
+{
+	return dp_dart_unmap(h, iova, len);
+}
+
+static const struct dp_host_ops dart_ops = { .map = dart_map, .unmap = dart_unmap };
+
+/* Bus addresses from a bump pointer (64-bit, never reused): distinct and aligned. */
+static int null_map(void *h, uint64_t pa, uint64_t len, unsigned int perm, uint64_t *iova)
+{
+	uint64_t *next = h;
+
+	(void)pa, (void)perm;
+	*iova = *next;
+	*next += len;
+	return PVDMA_S_OK;
+}
+
+static int null_unmap(void *h, uint64_t iova, uint64_t len)
+{
+	(void)h, (void)iova, (void)len;
+	return PVDMA_S_OK;
+}
+
+static const struct dp_host_ops null_ops = { .map = null_map, .unmap = null_unmap };
+
+#define PLOT_POINTS 600
+
+/* Every live buffer must be reachable at its iova, page by page, in the DART. */
+static int check_buffers(const struct bufs *b, const struct dp_dart *d, uint64_t g)
+{
+	size_t i;
+
+	for (i = 0; i <= b->mask; i++) {
+		const struct buf *x;
+
+		for (x = b->slot[i]; x; x = x->next) {
+			uint64_t off;
+
+			for (off = 0; off < x->len + (x->pa & (g - 1)); off += g) {
+				uint64_t io = x->iova - (x->pa & (g - 1)) + off;
+				const struct dp_dart_mapping *m = dp_dart_lookup(d, io);
+
+				if (!m || m->pa + (io - m->iova) != x->pa - (x->pa & (g - 1)) + off)
+					return -1;
+			}
+		}
+	}
+	return 0;
+}
+
+static int replay(const struct trace *t, enum dp_policy policy, struct result *res)
+{
+	struct dp_dart_config dc = {
+		.aperture_base = 1ull << opt_granule_shift, .aperture_size = opt_aperture,
+		.granule_shift = opt_granule_shift, .max_mappings = opt_max_mappings,
+		.max_bytes = opt_max_bytes,
+	};
+	struct dp_map_config mc = {
+		.policy = policy, .granule_shift = opt_granule_shift,
+		.max_mappings = opt_max_mappings, .max_bytes = opt_max_bytes,
+		.window_shift = opt_window_shift,
+	};
+	struct bufs b = { .mask = 65535 };
+	struct dp_dart dart;
+	struct dp_mapper m;
+	struct timespec t0, t1;
+	uint64_t null_next = 1ull << 40;
+	size_t i, k;
+	int ret = 0;
+
+	while (b.mask < t->n)
+		b.mask = 2 * b.mask + 1;
+	b.slot = calloc(b.mask + 1, sizeof(*b.slot));
+	res->plot_maps = calloc(PLOT_POINTS, sizeof(uint32_t));
+	res->plot_mib = calloc(PLOT_POINTS, sizeof(uint32_t));
+	if (!b.slot || !res->plot_maps || !res->plot_mib ||
+	    dp_dart_init(&dart, &dc) != PVDMA_S_OK ||
+	    dp_mapper_init(&m, &mc, opt_null_host ? &null_ops : &dart_ops,
+			   opt_null_host ? (void *)&null_next : &dart) != PVDMA_S_OK) {
+		fprintf(stderr, "dartpass sim: bad limits or out of memory\n");
+		return -1;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (i = 0, k = 0; i < t->n; i++) {
+		const struct dp_trace_rec *r = &t->rec[i];
+		struct buf **p = buf_find(&b, r), *x;
+
+		if (r->op == 'M') {
+			uint64_t iova;
+
+			if (dp_mapper_map(&m, r->pa, r->len, r->perm, &iova) != PVDMA_S_OK) {
+				res->refused++;
+			} else {
+				x = malloc(sizeof(*x));
+				*x = (struct buf){ r->pa, r->len, iova, r->dev, *p };
+				*p = x;
+			}
+		} else if (*p) {
+			x = *p;
+			*p = x->next;
+			if (dp_mapper_unmap(&m, x->iova, x->len) != PVDMA_S_OK)
+				ret = -1;
+			free(x);
+		} else {
+			res->unmatched++;	/* its map was refused, or the trace is cut */
+		}
+		if (!opt_null_host && (m.stats.live_mappings != dart.stats.live_mappings ||
+				      dart.stats.live_mappings > opt_max_mappings ||
+				      dart.stats.live_bytes > opt_max_bytes))
+			ret = -1;
+		if (opt_check && !opt_null_host &&
+		    check_buffers(&b, &dart, 1ull << opt_granule_shift)) {
+			fprintf(stderr, "dartpass sim: event %zu: a live buffer is not mapped\n", i);
+			ret = -1;
+		}
+		while (k < PLOT_POINTS && i * PLOT_POINTS >= k * t->n) {
+			res->plot_maps[k] = m.stats.live_mappings;
+			res->plot_mib[k++] = m.stats.live_bytes >> 20;
+		}
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	res->ns_per_op = ((t1.tv_sec - t0.tv_sec) * 1e9 + (t1.tv_nsec - t0.tv_nsec)) /
+			 (t->n ? t->n : 1);
+	res->st = m.stats;
+	/* Whatever the trace left mapped goes now; nothing may remain in the DART. */
+	for (i = 0; i <= b.mask; i++) {
+		while (b.slot[i]) {
+			struct buf *x = b.slot[i];
+
+			b.slot[i] = x->next;
+			if (dp_mapper_unmap(&m, x->iova, x->len) != PVDMA_S_OK)
+				ret = -1;
+			free(x);
+		}
+	}
+	dp_mapper_destroy(&m);
+	if (dart.stats.live_mappings || dart.stats.live_bytes) {
+		fprintf(stderr, "dartpass sim: %s leaked %llu host mappings\n",
+			dp_policy_name(policy), (unsigned long long)dart.stats.live_mappings);
+		ret = -1;
+	}
+	dp_dart_destroy(&dart);
+	free(b.slot);
+	return ret;
+}
+
+static void plot(const char *path, const char *title, enum dp_policy *pol,
+		 struct result *res, int npol)
+{
+	static const char *const colors[] = { "#d62728", "#1f77b4", "#2ca02c", "#9467bd" };
+	FILE *f = fopen(path, "w");
+	int p, k, panel;
+
+	if (!f) {
+		fprintf(stderr, "dartpass sim: %s: %s\n", path, strerror(errno));
+		return;
+	}
+	fprintf(f, "<svg xmlns='http://www.w3.org/2000/svg' width='760' height='560' "
+		"font-family='sans-serif' font-size='12'>\n<rect width='100%%' height='100%%' "
+		"fill='white'/>\n<text x='380' y='20' text-anchor='middle'>%s</text>\n", title);
+	for (panel = 0; panel < 2; panel++) {
+		double cap = panel ? opt_max_bytes >> 20 : opt_max_mappings, top = 1;
+		int y0 = 40 + panel * 260, h = 200;
+
+		for (p = 0; p < npol; p++)
+			for (k = 0; k < PLOT_POINTS; k++) {
+				double v = panel ? res[p].plot_mib[k] : res[p].plot_maps[k];
+
+				top = v > top ? v : top;
+			}
+		top = top < cap ? (top * 1.1 < cap ? top * 1.1 : cap) : top;
+		fprintf(f, "<rect x='80' y='%d' width='%d' height='%d' fill='none' stroke='#999'/>\n"
+			"<text x='75' y='%d' text-anchor='end'>%.0f</text>"
+			"<text x='75' y='%d' text-anchor='end'>0</text>"
+			"<text x='80' y='%d'>%s (cap %.0f)</text>\n",
+			y0, PLOT_POINTS, h, y0 + 10, top, y0 + h, y0 + h + 16,
+			panel ? "live MiB" : "live host mappings", cap);
+		for (p = 0; p < npol; p++) {
+			fprintf(f, "<polyline fill='none' stroke='%s' points='", colors[p % 4]);
+			for (k = 0; k < PLOT_POINTS; k++) {
+				double v = panel ? res[p].plot_mib[k] : res[p].plot_maps[k];
+
+				fprintf(f, "%d,%.1f ", 80 + k, y0 + h - v / top * h);
+			}
+			fprintf(f, "'/>\n");
+		}
+	}
+	for (p = 0; p < npol; p++)
+		fprintf(f, "<text x='%d' y='550' fill='%s'>%s</text>\n", 80 + p * 120,
+			colors[p % 4], dp_policy_name(pol[p]));
+	fprintf(f, "</svg>\n");
+	fclose(f);
+}
+
+static int sim_run(int argc, char **argv)
+{
+	enum dp_policy pol[DP_POLICY_COUNT];
+	struct result res[DP_POLICY_COUNT];
+	char names[128], *tok, *save;
+	int npol = 0, a, p, rc = 0;
+
+	if (argc < 1) {
+		dp_cmd_usage(&dp_cmd_sim, 1);
+		return 2;
+	}
+	snprintf(names, sizeof(names), "%s", opt_policies);
+	for (tok = strtok_r(names, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		int v = dp_policy_parse(tok);
+
+		if (v < 0 || npol == DP_POLICY_COUNT) {
+			fprintf(stderr, "dartpass sim: unknown or repeated policy '%s' (exact,"
+				" window, adaptive)\n", tok);
+			return 2;
+		}
+		pol[npol++] = v;
+	}
+	printf("%-16s %-9s %8s %8s %9s %9s %9s %9s %8s %8s %7s\n", "trace", "policy",
+	       "events", "peak-map", "peak-MiB", "slop-MiB", "host-ops", "hits", "refused",
+	       "reason", "ns/op");
+	for (a = 0; a < argc; a++) {
+		struct trace t = { 0 };
+		const char *base = strrchr(argv[a], '/') ? strrchr(argv[a], '/') + 1 : argv[a];
+
+		if (trace_load(argv[a], &t))
+			return 1;
+		for (p = 0; p < npol; p++) {
+			struct dp_map_stats *st = &res[p].st;
+			const char *why = "-";
+
+			memset(&res[p], 0, sizeof(res[p]));
+			if (replay(&t, pol[p], &res[p])) {
+				fprintf(stderr, "dartpass sim: %s: %s broke an invariant\n", base,
+					dp_policy_name(pol[p]));
+				rc = 1;
+			}
+			if (st->refused[PVDMA_S_NO_BYTES])
+				why = "bytes";
+			else if (st->refused[PVDMA_S_NO_MAPPINGS])
+				why = "mappings";
+			else if (st->refused[PVDMA_S_NO_SPACE])
+				why = "space";
+			else if (res[p].refused)
+				why = "other";
+			printf("%-16.16s %-9s %8zu %8llu %9.1f %9.1f %9llu %9llu %8llu %8s %7.0f\n",
+			       base, dp_policy_name(pol[p]), t.n,
+			       (unsigned long long)st->peak_mappings, st->peak_bytes / 1048576.0,
+			       st->slop_at_peak_bytes / 1048576.0,
+			       (unsigned long long)(st->host_maps + st->host_unmaps),
+			       (unsigned long long)st->hits, (unsigned long long)res[p].refused,
+			       why, res[p].ns_per_op);
+		}
+		if (opt_svg) {
+			char path[512];
+
+			if (argc == 1)
+				snprintf(path, sizeof(path), "%s", opt_svg);
+			else
+				snprintf(path, sizeof(path), "%s-%s.svg", opt_svg, base);
+			plot(path, base, pol, res, npol);
+		}
+		for (p = 0; p < npol; p++) {
+			free(res[p].plot_maps);
+			free(res[p].plot_mib);
+		}
+		free(t.rec);
+	}
+	return rc;
+}
+
+const struct dp_cmd dp_cmd_sim = {
+	.name = "sim",
+	.args = "TRACE...",
+	.help = "replay DMA traces through the coalescing mapper under DART's caps",
+	.opts = sim_opts,
+	.run = sim_run,
+};
