@@ -40,3 +40,4 @@ refuse "already has devices" $rp -device edu,bus=rp1 -device pvdma-pci,managed-b
 refuse "granule-shift must be" $rp -device pvdma-pci,managed-bus=rp1,granule-shift=40
 refuse "aperture" -device pvdma-pci,aperture-size=1000
 refuse "max-batch must be" -device pvdma-pci,max-batch=2000
+refuse "overlaps the MSI window" -device pvdma-pci,aperture-base=0xfe000000

@@ -45,6 +45,14 @@ static IOMMUTLBEntry pvdma_dart_translate(IOMMUMemoryRegion *iommu, hwaddr addr,
     };
     IOMMUAccessFlags allowed = IOMMU_NONE;
 
+    if (addr - s->msi_base < s->msi_size && !(flag & IOMMU_RO)) {
+        e.iova = addr & ~(hwaddr)0xfff;
+        e.translated_addr = e.iova;
+        e.addr_mask = 0xfff;
+        e.perm = IOMMU_WO;
+        trace_pvdma_translate(addr, flag, e.translated_addr, e.perm);
+        return e;
+    }
     qemu_mutex_lock(&s->lock);
     m = dp_dart_lookup(&s->dart->dart, addr);
     if (m) {

@@ -10,7 +10,9 @@
 #include "qemu/units.h"
 #include "qapi/error.h"
 #include "qapi/visitor.h"
+#include "hw/boards.h"
 #include "hw/qdev-properties.h"
+#include "qemu/target-info.h"
 #include "migration/blocker.h"
 #include "monitor/hmp.h"
 #include "monitor/monitor.h"
@@ -334,6 +336,30 @@ void pvdma_record_fault(PVDMAState *s, uint32_t rid, uint64_t addr, uint32_t fla
                   flags & PVDMA_FAULT_PERM ? "wrong direction" : "not mapped");
 }
 
+/*
+ * A managed device's MSI is a DMA write to the interrupt controller's doorbell; a
+ * guest driver never maps it, so the IOMMU lets writes there through untranslated (as
+ * a DART's MSI bypass and virtio-iommu's reserved MSI region do). The doorbells of
+ * the machines we know are the default; other machines set msi-base/msi-size.
+ */
+static void pvdma_default_msi_window(PVDMAState *s)
+{
+    Object *machine = OBJECT(qdev_get_machine());
+
+    if (s->msi_base != UINT64_MAX) {
+        return;
+    }
+    s->msi_base = 0;
+    if (object_dynamic_cast(machine, MACHINE_TYPE_NAME("x86"))) {
+        s->msi_base = 0xfee00000;           /* the APIC's MSI window */
+        s->msi_size = 1 * MiB;
+    } else if (object_dynamic_cast(machine, MACHINE_TYPE_NAME("virt")) &&
+               !strcmp(target_name(), "aarch64")) {
+        s->msi_base = 0x08020000;           /* arm virt: GICv2m frame .. ITS */
+        s->msi_size = 0x80000;
+    }
+}
+
 static const PVDMABackendOps *const pvdma_backends[] = {
     &pvdma_dart_backend,
 };
@@ -351,6 +377,16 @@ static void pvdma_realize(PCIDevice *pdev, Error **errp)
     }
     if (!s->backend) {
         error_setg(errp, "pvdma: unknown backend '%s' (available: emulated)", backend);
+        return;
+    }
+    pvdma_default_msi_window(s);
+    if (s->msi_size && (s->msi_base + s->msi_size < s->msi_base ||
+        (s->msi_base < s->aperture_base + s->aperture_size &&
+         s->aperture_base < s->msi_base + s->msi_size))) {
+        error_setg(errp, "pvdma: the aperture [0x%" PRIx64 ", 0x%" PRIx64 ") overlaps"
+                   " the MSI window [0x%" PRIx64 ", 0x%" PRIx64 ")", s->aperture_base,
+                   s->aperture_base + s->aperture_size, s->msi_base,
+                   s->msi_base + s->msi_size);
         return;
     }
     if (!s->max_batch || s->max_batch > PVDMA_MAX_BATCH) {
@@ -536,8 +572,10 @@ static const Property pvdma_properties[] = {
     DEFINE_PROP_UINT32("granule-shift", PVDMAState, granule_shift, 14),
     DEFINE_PROP_UINT32("max-mappings", PVDMAState, max_mappings, 65536),
     DEFINE_PROP_SIZE("max-bytes", PVDMAState, max_bytes, 1536 * MiB),
-    DEFINE_PROP_UINT64("aperture-base", PVDMAState, aperture_base, 1 * MiB),
-    DEFINE_PROP_SIZE("aperture-size", PVDMAState, aperture_size, 4 * GiB - 1 * MiB),
+    DEFINE_PROP_UINT64("aperture-base", PVDMAState, aperture_base, 256 * MiB),
+    DEFINE_PROP_SIZE("aperture-size", PVDMAState, aperture_size, 3 * GiB),
+    DEFINE_PROP_UINT64("msi-base", PVDMAState, msi_base, UINT64_MAX),
+    DEFINE_PROP_SIZE("msi-size", PVDMAState, msi_size, 0),
     DEFINE_PROP_UINT32("max-batch", PVDMAState, max_batch, 512),
     DEFINE_PROP_BOOL("host-tso", PVDMAState, host_tso, false),
 };

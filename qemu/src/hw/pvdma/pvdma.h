@@ -65,6 +65,8 @@ struct PVDMAState {
     uint64_t max_bytes;
     uint64_t aperture_base;
     uint64_t aperture_size;
+    uint64_t msi_base;          /* MSI doorbells, passed through untranslated */
+    uint64_t msi_size;
     uint32_t max_batch;
     bool host_tso;
 
