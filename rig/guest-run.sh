@@ -6,8 +6,12 @@
 #
 # The script's header lines configure the boot:
 #   #@ kmods: nvme e1000e        kernel modules (with dependencies) to put in the initramfs
-#   #@ qemu: -device ...         extra QEMU arguments ({ARCH} is replaced by amd64/arm64)
+#   #@ qemu: -device ...         extra QEMU arguments ({ARCH} is replaced by amd64/arm64,
+#                                {DISK} by a fresh, empty 1 GiB raw image for this run)
 #   #@ timeout: 120              seconds before the guest is killed (default 180)
+#   #@ host-live-after: 0        with a pvdma-pci,id=pv: live host mappings expected
+#                                (over QMP) once the guest has powered off (a number
+#                                or "nonzero"); a reset must always leave none
 # Our own modules (build/mod/SERIES-ARCH/*.ko) are always included, under /dp/mod.
 # Inside the guest, tests/guest/lib.sh provides dp_check; the runner turns its lines into
 # "ok"/"not ok" and fails the run if the script does not reach its end.
@@ -103,6 +107,10 @@ INIT
 make_initramfs
 qemu_extra=$(header qemu)
 qemu_extra=${qemu_extra//\{ARCH\}/$ARCH}
+if [[ $qemu_extra == *"{DISK}"* ]]; then
+	rm -f "$out/$tname.img" && truncate -s 1G "$out/$tname.img"
+	qemu_extra=${qemu_extra//\{DISK\}/$out/$tname.img}
+fi
 tmo=$(header timeout)
 tmo=${tmo:-180}
 case $ARCH in
@@ -120,10 +128,63 @@ qemu+=(-accel tcg -smp 2 -m 1G -nodefaults -nographic -no-reboot -serial stdio
 	-append "console=$console panic=-1 loglevel=4 rdinit=/init"
 	$qemu_extra)
 
+# With a pvdma device (id=pv), QEMU stays up after the guest powers off so the host's
+# side can be checked over QMP: what the guest left mapped, then a reset (a reboot)
+# that must leave nothing.
+sock=$out/$tname.qmp
+pvdma=
+if [[ $qemu_extra == *"id=pv"* ]]; then
+	pvdma=1
+	rm -f "$sock"
+	qemu+=(-qmp "unix:$sock,server=on,wait=off" -no-shutdown)
+fi
+qmp() {
+	printf '{"execute":"qmp_capabilities"}\n%s\n' "$1" |
+		socat -t 5 - "UNIX-CONNECT:$sock" 2>/dev/null | tail -n1
+}
+pv_live() {
+	qmp '{"execute":"qom-get","arguments":{"path":"/machine/peripheral/pv","property":"live-mappings"}}' |
+		sed -n 's/.*"return": *\([0-9]*\).*/\1/p'
+}
+
 start=$(date +%s)
 rc=0
-timeout --foreground -k 5 "$tmo" "${qemu[@]}" </dev/null >"$log" 2>&1 || rc=$?
+timeout --foreground -k 5 "$tmo" "${qemu[@]}" </dev/null >"$log" 2>&1 &
+qpid=$!
+if [ -n "$pvdma" ]; then
+	while kill -0 "$qpid" 2>/dev/null; do
+		sleep 1
+		[[ $(qmp '{"execute":"query-status"}') == *'"shutdown"'* ]] && break
+	done
+	if kill -0 "$qpid" 2>/dev/null; then
+		live=$(pv_live)
+		want=$(header host-live-after)
+		if [ "$want" = nonzero ]; then
+			[ -n "$live" ] && [ "$live" != 0 ] && r=ok || r="not ok"
+			echo "DP-TEST $r host still holds the guest's mappings when it stops (QMP: $live)" >>"$log"
+		elif [ -n "$want" ]; then
+			[ "$live" = "$want" ] && r=ok || r="not ok"
+			echo "DP-TEST $r host holds $want live mappings after the guest stopped (QMP: $live)" >>"$log"
+		else
+			echo "DP-INFO host live mappings after the guest stopped (QMP): $live" >>"$log"
+		fi
+		# -no-reboot turns a reset into a shutdown; this one must really reset.
+		qmp '{"execute":"set-action","arguments":{"reboot":"reset"}}' >/dev/null
+		qmp '{"execute":"system_reset"}' >/dev/null
+		# The reset happens in QEMU's main loop, shortly after the command returns.
+		for _ in 1 2 3 4 5; do
+			live=$(pv_live)
+			[ "$live" = 0 ] && break
+			sleep 1
+		done
+		[ "$live" = 0 ] && r=ok || r="not ok"
+		echo "DP-TEST $r a reset (reboot) leaves no live host mappings (QMP: $live)" >>"$log"
+		qmp '{"execute":"quit"}' >/dev/null
+	fi
+fi
+wait "$qpid" || rc=$?
 secs=$(( $(date +%s) - start ))
+rm -f "$out/$tname.img"	# up to 1 GiB of test data
 
 tr -d '\r' <"$log" | sed -n "s/^DP-TEST \(ok\|not ok\) \(.*\)/\1 - $kname: $tname: \2/p"
 fails=$(tr -d '\r' <"$log" | grep -c '^DP-TEST not ok' || true)

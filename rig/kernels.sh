@@ -93,12 +93,19 @@ setup_series() {
 		local krel=$abi-$arch img
 		img=$(ls "$dir/$arch/boot/vmlinuz-$krel" "$dir/$arch/usr/lib/modules/$krel/vmlinuz" 2>/dev/null || true)
 		[ -n "$img" ] || { log "$series-$arch: no kernel image"; return 1; }
+		local kmods
+		kmods=$(ls -d "$dir/$arch"/{usr/,}lib/modules/"$krel" 2>/dev/null | head -n1 || true)
+		# Packages leave modules.dep to the installer; the runner's modprobe needs it.
+		if [ ! -f "$kmods/modules.dep" ]; then
+			depmod -b "${kmods%/lib/modules/*}" "$krel" 2>/dev/null ||
+				{ log "$series-$arch: depmod failed"; return 1; }
+		fi
 		cat >"$kroot/$series-$arch.env" <<ENV
 SERIES=$series
 ARCH=$arch
 KREL=$krel
 KIMAGE=$img
-KMODULES=$(ls -d "$dir/$arch"/{usr/,}lib/modules/"$krel" 2>/dev/null | head -n1)
+KMODULES=$kmods
 KCHROOT=$root
 KDIR=/usr/src/linux-headers-$krel
 ENV

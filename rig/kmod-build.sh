@@ -12,8 +12,16 @@ cross=
 name=$(basename "$srcdir")
 work=/build/$ARCH/$name
 mkdir -p "$KCHROOT$work" "$out"
+# A module directory with a `dist` target (guest/) is assembled with its shared
+# sources first, exactly as DKMS gets it.
+src=$srcdir
+if grep -q '^dist:' "$srcdir/Makefile" 2>/dev/null; then
+	src=$(mktemp -d)
+	trap 'rm -rf "$src"' EXIT
+	make -s -C "$srcdir" dist DESTDIR="$src" >/dev/null
+fi
 rsync -rlc --delete --exclude='*.o' --exclude='*.ko' --exclude='*.mod*' --exclude='.*.cmd' \
-	--exclude=Module.symvers --exclude=modules.order "$srcdir/" "$KCHROOT$work/"
+	--exclude=Module.symvers --exclude=modules.order "$src/" "$KCHROOT$work/"
 # shellcheck disable=SC2086
 # objtool reads /proc; a private mount namespace keeps the mount from outliving the build.
 if ! unshare --mount sh -c "mount -t proc proc '$KCHROOT/proc' &&
