@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0 OR MIT)
 #include "dp_dart.h"
+#include "dp_map.h"
 
 /* A free range of bus addresses, indexed twice. */
 struct dp_dart_extent {
@@ -240,3 +241,13 @@ int dp_dart_unmap(struct dp_dart *d, uint64_t iova, uint64_t len)
 	space_free(d, m->iova, m->size, m);
 	return PVDMA_S_OK;
 }
+
+static void dart_submit(void *host, struct dp_host_req *r)
+{
+	for (; r; r = r->next)
+		r->status = r->op == PVDMA_OP_MAP ?
+			    dp_dart_map(host, r->pa, r->len, r->perm, &r->iova) :
+			    dp_dart_unmap(host, r->iova, r->len);
+}
+
+const struct dp_host_ops dp_dart_host_ops = { .submit = dart_submit };

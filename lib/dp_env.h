@@ -31,6 +31,8 @@
 #define DP_ASSERT(c)	assert(c)
 #endif
 
+#define dp_container_of(ptr, type, member) \
+	((type *)((char *)(ptr) - offsetof(type, member)))
 #define DP_ALIGN_DOWN(x, a)	((x) & ~((uint64_t)(a) - 1))
 #define DP_ALIGN_UP(x, a)	DP_ALIGN_DOWN((x) + (a) - 1, (a))
 

@@ -74,27 +74,88 @@ static void idle_append(struct dp_mapper *m, struct dp_hmap *h)
 	m->stats.idle_bytes += h->size;
 }
 
-static int hmap_create(struct dp_mapper *m, uint64_t pa, uint64_t size, unsigned int perm,
-		       bool window, struct dp_hmap **out)
+/* Forgets a planned mapping the host never made. */
+static void hmap_drop(struct dp_mapper *m, struct dp_hmap *h)
 {
 	struct dp_map_stats *st = &m->stats;
-	struct dp_hmap *h = dp_zalloc(sizeof(*h));
-	int ret;
 
+	if (h->window)
+		dp_tree_remove(&m->windows, &h->by_pa);
+	st->live_mappings--;
+	st->live_bytes -= h->size;
+	st->slop -= hmap_slop(h);
+	dp_free(h);
+}
+
+/* Takes a host mapping out of use; the open batch unmaps and frees it. */
+static void hmap_release(struct dp_mapper *m, struct dp_hmap *h)
+{
+	struct dp_map_stats *st = &m->stats;
+
+	if (h->idle_next)
+		idle_unlink(m, h);
+	dp_tree_remove(&m->by_iova, &h->by_iova);
+	if (h->window)
+		dp_tree_remove(&m->windows, &h->by_pa);
+	st->live_mappings--;
+	st->live_bytes -= h->size;
+	st->slop -= hmap_slop(h);
+	h->req = (struct dp_host_req){ .op = PVDMA_OP_UNMAP, .pa = h->pa, .len = h->size,
+				       .iova = h->iova, .status = PVDMA_S_PENDING };
+	*m->releases_tail = &h->req;
+	m->releases_tail = &h->req.next;
+}
+
+/* Releases the oldest idle window; false when there is none. */
+static bool evict_one(struct dp_mapper *m)
+{
+	if (m->idle.idle_next == &m->idle)
+		return false;
+	hmap_release(m, m->idle.idle_next);
+	m->stats.evictions++;
+	return true;
+}
+
+/* Makes room for one more host mapping of size bytes, releasing idle windows if evict. */
+static int make_room(struct dp_mapper *m, uint64_t size, bool evict)
+{
+	const struct dp_map_stats *st = &m->stats;
+
+	for (;;) {
+		if (st->live_mappings >= m->cfg.max_mappings) {
+			if (!evict || !evict_one(m))
+				return PVDMA_S_NO_MAPPINGS;
+		} else if (size > m->cfg.max_bytes - st->live_bytes) {
+			if (!evict || !evict_one(m))
+				return PVDMA_S_NO_BYTES;
+		} else {
+			return PVDMA_S_OK;
+		}
+	}
+}
+
+/* Plans a host mapping; the open batch creates it. */
+static int hmap_create(struct dp_mapper *m, uint64_t pa, uint64_t size, unsigned int perm,
+		       bool window, bool evict, struct dp_hmap **out)
+{
+	struct dp_map_stats *st = &m->stats;
+	struct dp_hmap *h;
+	int ret = make_room(m, size, evict);
+
+	if (ret != PVDMA_S_OK)
+		return ret;
+	h = dp_zalloc(sizeof(*h));
 	if (!h)
 		return PVDMA_S_NO_SPACE;
-	ret = m->ops->map(m->host, pa, size, perm, &h->iova);
-	st->host_maps++;
-	if (ret != PVDMA_S_OK) {
-		dp_free(h);
-		return ret;
-	}
 	h->pa = pa;
 	h->size = size;
 	h->perm = perm;
 	h->window = window;
-	h->by_iova.key = h->iova;
-	dp_tree_insert(&m->by_iova, &h->by_iova);
+	h->pending = true;
+	h->req = (struct dp_host_req){ .op = PVDMA_OP_MAP, .perm = perm, .pa = pa, .len = size,
+				       .status = PVDMA_S_PENDING };
+	*m->creates_tail = &h->req;
+	m->creates_tail = &h->req.next;
 	if (window) {
 		h->by_pa.key = pa;
 		dp_tree_insert(&m->windows, &h->by_pa);
@@ -108,39 +169,108 @@ static int hmap_create(struct dp_mapper *m, uint64_t pa, uint64_t size, unsigned
 	return PVDMA_S_OK;
 }
 
-static void hmap_release(struct dp_mapper *m, struct dp_hmap *h)
+void dp_mapper_batch_begin(struct dp_mapper *m)
 {
-	struct dp_map_stats *st = &m->stats;
-	int ret;
-
-	if (h->idle_next)
-		idle_unlink(m, h);
-	ret = m->ops->unmap(m->host, h->iova, h->size);
-	DP_ASSERT(ret == PVDMA_S_OK);
-	st->host_unmaps++;
-	dp_tree_remove(&m->by_iova, &h->by_iova);
-	if (h->window)
-		dp_tree_remove(&m->windows, &h->by_pa);
-	st->live_mappings--;
-	st->live_bytes -= h->size;
-	st->slop -= hmap_slop(h);
-	dp_free(h);
+	DP_ASSERT(!m->batching);
+	m->batching = true;
+	m->releases = m->creates = NULL;
+	m->releases_tail = &m->releases;
+	m->creates_tail = &m->creates;
+	m->touched = NULL;
+	m->batch_bufs = m->batch_bytes = 0;
+	m->batch_status = PVDMA_S_OK;
 }
 
-/* Releases the oldest idle window; false when there is none. */
-static bool evict_one(struct dp_mapper *m)
+/*
+ * Sends the queued releases, then (if creates) the planned mappings, in one host call.
+ * Frees what was released; returns the first status the host refused a map with.
+ */
+static int submit(struct dp_mapper *m, bool creates)
 {
-	if (m->idle.idle_next == &m->idle)
-		return false;
-	hmap_release(m, m->idle.idle_next);
-	m->stats.evictions++;
-	return true;
+	struct dp_map_stats *st = &m->stats;
+	struct dp_host_req *r, *next;
+	int ret = PVDMA_S_OK;
+
+	/* Releases first: they make room for what the batch creates. */
+	*m->releases_tail = creates ? m->creates : NULL;
+	r = m->releases;
+	m->releases = NULL;
+	m->releases_tail = &m->releases;
+	m->creates = NULL;
+	m->creates_tail = &m->creates;
+	if (!r)
+		return PVDMA_S_OK;
+	m->ops->submit(m->host, r);
+	st->host_calls++;
+	for (; r; r = next) {
+		struct dp_hmap *h = dp_container_of(r, struct dp_hmap, req);
+
+		next = r->next;
+		if (r->op == PVDMA_OP_UNMAP) {
+			DP_ASSERT(r->status == PVDMA_S_OK);
+			st->host_unmaps++;
+			dp_free(h);
+			continue;
+		}
+		st->host_maps++;
+		if (r->status != PVDMA_S_OK) {
+			if (ret == PVDMA_S_OK)
+				ret = r->status;
+			continue;
+		}
+		h->iova = r->iova;
+		h->by_iova.key = h->iova;
+		dp_tree_insert(&m->by_iova, &h->by_iova);
+	}
+	return ret;
+}
+
+int dp_mapper_batch_end(struct dp_mapper *m)
+{
+	struct dp_map_stats *st = &m->stats;
+	int ret = m->batch_status, host;
+	struct dp_hmap *h, *next;
+
+	DP_ASSERT(m->batching);
+	host = submit(m, ret == PVDMA_S_OK);
+	if (ret == PVDMA_S_OK)
+		ret = host;
+	for (h = m->touched; h; h = next) {
+		next = h->batch_next;
+		if (ret != PVDMA_S_OK) {
+			h->refs -= h->batch_refs;
+			hmap_use(m, h, -(int64_t)h->batch_used);
+		}
+		h->batch_next = NULL;
+		h->batch_refs = 0;
+		h->batch_used = 0;
+		if (h->refs) {
+			h->pending = false;
+		} else if (h->pending && h->req.status != PVDMA_S_OK) {
+			hmap_drop(m, h);
+		} else if (h->pending) {
+			h->pending = false;
+			hmap_release(m, h);
+		} else {
+			idle_append(m, h);	/* it was idle before this batch */
+		}
+	}
+	if (ret != PVDMA_S_OK) {
+		st->refused[ret] += m->batch_bufs;
+		st->buffers -= m->batch_bufs;
+		st->buffer_bytes -= m->batch_bytes;
+		submit(m, false);	/* what the host mapped for the failed batch */
+	}
+	m->batching = false;
+	return ret;
 }
 
 void dp_mapper_trim(struct dp_mapper *m)
 {
+	dp_mapper_batch_begin(m);
 	while (evict_one(m))
 		;
+	dp_mapper_batch_end(m);
 }
 
 int dp_mapper_init(struct dp_mapper *m, const struct dp_map_config *cfg,
@@ -160,8 +290,10 @@ void dp_mapper_destroy(struct dp_mapper *m)
 {
 	struct dp_tree_node *n;
 
+	dp_mapper_batch_begin(m);
 	while ((n = m->by_iova.root))
 		hmap_release(m, dp_tree_entry(n, struct dp_hmap, by_iova));
+	dp_mapper_batch_end(m);
 	m->stats.buffers = 0;
 	m->stats.buffer_bytes = 0;
 }
@@ -237,42 +369,51 @@ static int map_host(struct dp_mapper *m, uint64_t pa, uint64_t len, unsigned int
 		    struct dp_hmap **out)
 {
 	uint64_t g = granule(m), w, ws = 0;
-	int ret;
 
 	switch (m->cfg.policy) {
 	case DP_POLICY_WINDOW:
 		w = 1ull << m->cfg.window_shift;
 		ws = DP_ALIGN_DOWN(pa, w);
 		if (pa + len <= ws + w)
-			return hmap_create(m, ws, w, PVDMA_MAP_READ | PVDMA_MAP_WRITE, true, out);
+			return hmap_create(m, ws, w, PVDMA_MAP_READ | PVDMA_MAP_WRITE, true,
+					   true, out);
 		break;
 	case DP_POLICY_ADAPTIVE:
+		/* A window is worth having only without evicting anything for it. */
 		w = adaptive_window(m, pa, len, &ws);
-		if (w) {
-			ret = hmap_create(m, ws, w, PVDMA_MAP_READ | PVDMA_MAP_WRITE, true, out);
-			if (ret == PVDMA_S_OK)
-				return ret;
-		}
+		if (w && hmap_create(m, ws, w, PVDMA_MAP_READ | PVDMA_MAP_WRITE, true, false,
+				     out) == PVDMA_S_OK)
+			return PVDMA_S_OK;
 		break;
 	default:
 		break;
 	}
-	return hmap_create(m, DP_ALIGN_DOWN(pa, g), pages(m, pa, len), perm, false, out);
+	return hmap_create(m, DP_ALIGN_DOWN(pa, g), pages(m, pa, len), perm, false, true, out);
 }
 
-int dp_mapper_map(struct dp_mapper *m, uint64_t pa, uint64_t len, unsigned int perm,
-		  uint64_t *iova)
+/* Marks the open batch failed; its buffers are undone at dp_mapper_batch_end(). */
+static int batch_fail(struct dp_mapper *m, int status)
+{
+	m->stats.refused[status]++;
+	if (m->batch_status == PVDMA_S_OK)
+		m->batch_status = status;
+	return status;
+}
+
+int dp_mapper_batch_map(struct dp_mapper *m, uint64_t pa, uint64_t len, unsigned int perm,
+			struct dp_hmap **out)
 {
 	struct dp_map_stats *st = &m->stats;
 	struct dp_hmap *h = NULL;
 	int ret;
 
+	DP_ASSERT(m->batching);
 	st->maps++;
+	if (m->batch_status != PVDMA_S_OK)
+		return batch_fail(m, m->batch_status);
 	if (!len || !perm || (perm & ~(PVDMA_MAP_READ | PVDMA_MAP_WRITE)) ||
-	    pa + len < pa || DP_ALIGN_UP(pa + len, granule(m)) < pa) {
-		st->refused[PVDMA_S_INVALID]++;
-		return PVDMA_S_INVALID;
-	}
+	    pa + len < pa || DP_ALIGN_UP(pa + len, granule(m)) < pa)
+		return batch_fail(m, PVDMA_S_INVALID);
 	if (m->cfg.policy != DP_POLICY_EXACT)
 		h = window_find(m, pa, len);
 	if (h) {
@@ -281,42 +422,70 @@ int dp_mapper_map(struct dp_mapper *m, uint64_t pa, uint64_t len, unsigned int p
 			idle_unlink(m, h);
 	} else {
 		ret = map_host(m, pa, len, perm, &h);
-		/* Out of room: idle windows go first, then one more try. */
-		while (ret == PVDMA_S_NO_MAPPINGS || ret == PVDMA_S_NO_BYTES ||
-		       ret == PVDMA_S_NO_SPACE) {
-			if (!evict_one(m))
-				break;
-			ret = map_host(m, pa, len, perm, &h);
-		}
-		if (ret != PVDMA_S_OK) {
-			st->refused[ret]++;
-			return ret;
-		}
+		if (ret != PVDMA_S_OK)
+			return batch_fail(m, ret);
+	}
+	if (!h->batch_refs) {
+		h->batch_next = m->touched;
+		m->touched = h;
 	}
 	h->refs++;
+	h->batch_refs++;
 	hmap_use(m, h, pages(m, pa, len));
+	h->batch_used += pages(m, pa, len);
 	st->buffers++;
 	st->buffer_bytes += len;
+	m->batch_bufs++;
+	m->batch_bytes += len;
 	if (st->live_bytes > st->peak_bytes) {
 		st->peak_bytes = st->live_bytes;
 		st->slop_at_peak_bytes = st->live_bytes > st->buffer_bytes ?
 					 st->live_bytes - st->buffer_bytes : 0;
 	}
-	*iova = h->iova + (pa - h->pa);
+	*out = h;
 	return PVDMA_S_OK;
 }
 
-int dp_mapper_unmap(struct dp_mapper *m, uint64_t iova, uint64_t len)
+int dp_mapper_map(struct dp_mapper *m, uint64_t pa, uint64_t len, unsigned int perm,
+		  uint64_t *iova)
 {
-	struct dp_map_stats *st = &m->stats;
+	struct dp_hmap *h;
+	int ret;
+
+	dp_mapper_batch_begin(m);
+	dp_mapper_batch_map(m, pa, len, perm, &h);
+	ret = dp_mapper_batch_end(m);
+	if (ret == PVDMA_S_OK)
+		*iova = dp_hmap_iova(h, pa);
+	return ret;
+}
+
+static struct dp_hmap *hmap_at(const struct dp_mapper *m, uint64_t iova)
+{
 	struct dp_tree_node *n = dp_tree_floor(&m->by_iova, iova, 0);
 	struct dp_hmap *h;
 
-	st->unmaps++;
 	if (!n)
-		return PVDMA_S_NOT_FOUND;
+		return NULL;
 	h = dp_tree_entry(n, struct dp_hmap, by_iova);
-	if (!len || iova + len < iova || iova + len > h->iova + h->size || !h->refs)
+	return iova < h->iova + h->size ? h : NULL;
+}
+
+uint64_t dp_mapper_phys(const struct dp_mapper *m, uint64_t iova)
+{
+	const struct dp_hmap *h = hmap_at(m, iova);
+
+	return h ? h->pa + (iova - h->iova) : UINT64_MAX;
+}
+
+int dp_mapper_batch_unmap(struct dp_mapper *m, uint64_t iova, uint64_t len)
+{
+	struct dp_map_stats *st = &m->stats;
+	struct dp_hmap *h = hmap_at(m, iova);
+
+	DP_ASSERT(m->batching);
+	st->unmaps++;
+	if (!h || !len || iova + len < iova || iova + len > h->iova + h->size || !h->refs)
 		return PVDMA_S_NOT_FOUND;
 	h->refs--;
 	hmap_use(m, h, -(int64_t)pages(m, h->pa + (iova - h->iova), len));
@@ -334,4 +503,14 @@ int dp_mapper_unmap(struct dp_mapper *m, uint64_t iova, uint64_t len)
 	       st->idle_mappings > m->cfg.max_mappings / 16)
 		evict_one(m);
 	return PVDMA_S_OK;
+}
+
+int dp_mapper_unmap(struct dp_mapper *m, uint64_t iova, uint64_t len)
+{
+	int ret;
+
+	dp_mapper_batch_begin(m);
+	ret = dp_mapper_batch_unmap(m, iova, len);
+	dp_mapper_batch_end(m);
+	return ret;
 }

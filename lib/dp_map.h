@@ -19,9 +19,13 @@
  *             the first thing released under pressure.
  *
  * The host is reached through dp_host_ops (the pvdma doorbell in the guest module, the
- * DART model in the simulator). Errors are enum pvdma_status values; a refusal leaves
- * no trace. Calls must be serialized by the caller. Same source for kernel and user
- * space (dp_env.h).
+ * DART model in the simulator), one list of requests per call. A batch groups the
+ * buffers of one scatter-gather list so that every host mapping they need is created
+ * (or released) in a single host call; a batch of maps succeeds or fails as a whole.
+ * The mapper counts the host's caps itself and releases idle windows before it asks,
+ * so the host refuses only what cannot fit. Errors are enum pvdma_status values; a
+ * refusal leaves no trace. Calls must be serialized by the caller. Same source for
+ * kernel and user space (dp_env.h).
  */
 #ifndef DP_MAP_H
 #define DP_MAP_H
@@ -41,12 +45,25 @@ enum dp_policy {
 int dp_policy_parse(const char *name);
 const char *dp_policy_name(enum dp_policy p);
 
-struct dp_host_ops {
-	/* Maps the pages around [pa, pa + len); *iova is the bus address of pa. */
-	int (*map)(void *host, uint64_t pa, uint64_t len, unsigned int perm, uint64_t *iova);
-	/* Unmaps what map(pa, len) returned, named by (iova of pa, len). */
-	int (*unmap)(void *host, uint64_t iova, uint64_t len);
+/*
+ * One host request. PVDMA_OP_MAP maps the pages around [pa, pa + len) for perm and
+ * sets iova to the bus address of pa; PVDMA_OP_UNMAP unmaps what a MAP of (pa, len)
+ * returned, named by (iova, len). The host sets status.
+ */
+struct dp_host_req {
+	struct dp_host_req *next;	/* the rest of the list */
+	uint64_t pa, len, iova;
+	uint8_t op, perm;
+	uint16_t status;
 };
+
+struct dp_host_ops {
+	/* Performs a list of requests in order (the guest: one doorbell per batch). */
+	void (*submit)(void *host, struct dp_host_req *list);
+};
+
+/* dp_host_ops of the DART model (lib/dp_dart.c); host is a struct dp_dart. */
+extern const struct dp_host_ops dp_dart_host_ops;
 
 struct dp_map_config {
 	enum dp_policy policy;
@@ -61,10 +78,14 @@ struct dp_hmap {
 	struct dp_tree_node by_iova;	/* every host mapping; key: iova */
 	struct dp_tree_node by_pa;	/* windows; key: pa (windows never overlap) */
 	struct dp_hmap *idle_prev, *idle_next;	/* idle windows, oldest first */
+	struct dp_host_req req;		/* the request creating or releasing it */
+	struct dp_hmap *batch_next;	/* mappings the open batch referenced */
 	uint64_t pa, iova, size;	/* page aligned */
 	uint64_t used;			/* bytes of buffers referencing it (pages) */
-	uint32_t refs;
+	uint64_t batch_used;		/* ... of which the open batch added */
+	uint32_t refs, batch_refs;
 	bool window;
+	bool pending;			/* the open batch creates it: no iova yet */
 	unsigned int perm;
 };
 
@@ -73,10 +94,11 @@ struct dp_map_stats {
 	uint64_t live_bytes, peak_bytes;
 	uint64_t buffers, buffer_bytes;		/* live buffers and their length */
 	uint64_t slop;				/* live_bytes - page-rounded use */
-	uint64_t slop_at_peak_bytes;
+	uint64_t slop_at_peak_bytes;		/* live_bytes - buffer bytes, then */
 	uint64_t idle_mappings, idle_bytes;
 	uint64_t maps, unmaps;			/* buffer calls */
-	uint64_t host_maps, host_unmaps;	/* host round trips */
+	uint64_t host_maps, host_unmaps;	/* host requests */
+	uint64_t host_calls;			/* host round trips (submits) */
 	uint64_t hits;				/* maps served by a live mapping */
 	uint64_t evictions;			/* idle windows released */
 	uint64_t refused[PVDMA_S_BAD_BATCH + 1];	/* buffer maps, by status */
@@ -89,6 +111,13 @@ struct dp_mapper {
 	struct dp_tree by_iova, windows;
 	struct dp_hmap idle;		/* list head of idle windows */
 	struct dp_map_stats stats;
+	/* The open batch: host requests not yet submitted, what to undo on failure. */
+	struct dp_host_req *releases, **releases_tail;
+	struct dp_host_req *creates, **creates_tail;
+	struct dp_hmap *touched;
+	uint64_t batch_bufs, batch_bytes;
+	int batch_status;
+	bool batching;
 };
 
 int dp_mapper_init(struct dp_mapper *m, const struct dp_map_config *cfg,
@@ -103,6 +132,26 @@ int dp_mapper_map(struct dp_mapper *m, uint64_t pa, uint64_t len, unsigned int p
 		  uint64_t *iova);
 /* Releases a buffer mapped by dp_mapper_map(pa, len) that returned iova. */
 int dp_mapper_unmap(struct dp_mapper *m, uint64_t iova, uint64_t len);
+
+/*
+ * Batches. dp_mapper_batch_map() references (or plans) the host mapping of one buffer
+ * and returns it in *h; dp_mapper_batch_unmap() releases one buffer. Host requests
+ * wait for dp_mapper_batch_end(), which submits them in one call. If any map of the
+ * batch failed, it undoes every map of the batch and returns the first failure;
+ * otherwise each mapped buffer's bus address is dp_hmap_iova(h, pa).
+ */
+void dp_mapper_batch_begin(struct dp_mapper *m);
+int dp_mapper_batch_map(struct dp_mapper *m, uint64_t pa, uint64_t len, unsigned int perm,
+			struct dp_hmap **h);
+int dp_mapper_batch_unmap(struct dp_mapper *m, uint64_t iova, uint64_t len);
+int dp_mapper_batch_end(struct dp_mapper *m);
+
+static inline uint64_t dp_hmap_iova(const struct dp_hmap *h, uint64_t pa)
+{
+	return h->iova + (pa - h->pa);
+}
+/* The guest-physical address behind a live bus address, or UINT64_MAX. */
+uint64_t dp_mapper_phys(const struct dp_mapper *m, uint64_t iova);
 /* Releases idle windows (the host asks for room, or the guest is idle). */
 void dp_mapper_trim(struct dp_mapper *m);
 

@@ -33,7 +33,6 @@ struct dp_tree_node *dp_tree_ceil(const struct dp_tree *t, uint64_t key, uint64_
 struct dp_tree_node *dp_tree_next(const struct dp_tree *t, const struct dp_tree_node *n);
 struct dp_tree_node *dp_tree_first(const struct dp_tree *t);
 
-#define dp_tree_entry(ptr, type, member) \
-	((type *)((char *)(ptr) - offsetof(type, member)))
+#define dp_tree_entry(ptr, type, member) dp_container_of(ptr, type, member)
 
 #endif /* DP_TREE_H */

@@ -20,17 +20,53 @@ struct ref_buf {
 	bool live;
 };
 
-static int host_map(void *h, uint64_t pa, uint64_t len, unsigned int perm, uint64_t *iova)
+/* 32 MiB of guest RAM so buffers share pages and windows. */
+static void new_buf(struct ref_buf *b, unsigned long long *seed)
 {
-	return dp_dart_map(h, pa, len, perm, iova);
+	b->pa = dp_test_rand(seed) % (32ull << 20);
+	b->len = dp_test_rand(seed) % 4 ? 1 + dp_test_rand(seed) % 8192 :
+		 1 + dp_test_rand(seed) % (300 * 1024);
+	b->perm = 1 + dp_test_rand(seed) % 3;
 }
 
-static int host_unmap(void *h, uint64_t iova, uint64_t len)
+/*
+ * Maps up to 16 free buffers as one batch (one direction, like a scatterlist): all
+ * become live, in one host call, or none does. Returns the number of broken rules.
+ */
+static int map_batch(struct dp_mapper *m, struct ref_buf *bufs, unsigned long long *seed,
+		     uint64_t *live)
 {
-	return dp_dart_unmap(h, iova, len);
-}
+	struct ref_buf *pick[16];
+	struct dp_hmap *h[16];
+	unsigned int perm = 1 + dp_test_rand(seed) % 3;
+	uint64_t calls = m->stats.host_calls;
+	int n = 0, i, want = 1 + dp_test_rand(seed) % 16, ret, bad = 0;
 
-static const struct dp_host_ops ops = { host_map, host_unmap };
+	for (i = 0; i < NBUF && n < want; i++) {
+		struct ref_buf *b = &bufs[(i * 7 + dp_test_rand(seed)) % NBUF];
+		int j;
+
+		for (j = 0; j < n && pick[j] != b; j++)
+			;
+		if (!b->live && j == n)
+			pick[n++] = b;
+	}
+	dp_mapper_batch_begin(m);
+	for (i = 0; i < n; i++) {
+		new_buf(pick[i], seed);
+		pick[i]->perm = perm;
+		dp_mapper_batch_map(m, pick[i]->pa, pick[i]->len, perm, &h[i]);
+	}
+	ret = dp_mapper_batch_end(m);
+	/* One call creates; a failed batch may need one more to undo what was made. */
+	bad += m->stats.host_calls - calls > (ret == PVDMA_S_OK ? 1 : 2);
+	for (i = 0; ret == PVDMA_S_OK && i < n; i++) {
+		pick[i]->iova = dp_hmap_iova(h[i], pick[i]->pa);
+		pick[i]->live = true;
+		(*live)++;
+	}
+	return bad;
+}
 
 static bool covered(const struct dp_dart *d, const struct ref_buf *b)
 {
@@ -73,21 +109,20 @@ static int run(enum dp_policy policy, unsigned long long seed, uint64_t *refused
 	int step, i, bad = 0;
 
 	memset(bufs, 0, sizeof(bufs));
-	if (dp_dart_init(&d, &dc) || dp_mapper_init(&m, &mc, &ops, &d))
+	if (dp_dart_init(&d, &dc) || dp_mapper_init(&m, &mc, &dp_dart_host_ops, &d))
 		return 1;
 	for (step = 0; step < 20000; step++) {
 		struct ref_buf *b = &bufs[dp_test_rand(&seed) % NBUF];
 
-		if (!b->live) {
-			/* 32 MiB of guest RAM so buffers share pages and windows. */
-			b->pa = dp_test_rand(&seed) % (32ull << 20);
-			b->len = dp_test_rand(&seed) % 4 ? 1 + dp_test_rand(&seed) % 8192 :
-				 1 + dp_test_rand(&seed) % (300 * 1024);
-			b->perm = 1 + dp_test_rand(&seed) % 3;
+		if (!b->live && dp_test_rand(&seed) % 8 == 0) {
+			bad += map_batch(&m, bufs, &seed, &live);
+		} else if (!b->live) {
+			new_buf(b, &seed);
 			if (dp_mapper_map(&m, b->pa, b->len, b->perm, &b->iova) == PVDMA_S_OK) {
 				b->live = true;
 				live++;
-				bad += (b->iova % G) != (b->pa % G);
+				bad += (b->iova % G) != (b->pa % G) ||
+				       dp_mapper_phys(&m, b->iova + b->len - 1) != b->pa + b->len - 1;
 			}
 		} else {
 			bad += dp_mapper_unmap(&m, b->iova, b->len) != PVDMA_S_OK;
@@ -153,7 +188,7 @@ static void test_sharing(void)
 		int ok = 1;
 
 		dp_dart_init(&d, &dc);
-		dp_mapper_init(&m, &mc, &ops, &d);
+		dp_mapper_init(&m, &mc, &dp_dart_host_ops, &d);
 		for (i = 0; i < 64; i++)
 			ok &= dp_mapper_map(&m, (1ull << 30) + i * 4096, 4096, PVDMA_MAP_WRITE,
 					    &iova[i]) == PVDMA_S_OK;
@@ -170,6 +205,88 @@ static void test_sharing(void)
 		DP_CHECK(d.stats.live_mappings == 0, "%s: trim releases idle windows",
 			 dp_policy_name(p));
 		dp_mapper_destroy(&m);
+		dp_dart_destroy(&d);
+	}
+}
+
+/* The DART model, except that the host refuses the third map of every call. */
+static void picky_submit(void *host, struct dp_host_req *r)
+{
+	int maps = 0;
+
+	for (; r; r = r->next) {
+		if (r->op == PVDMA_OP_MAP && ++maps == 3)
+			r->status = PVDMA_S_NO_SPACE;
+		else
+			r->status = r->op == PVDMA_OP_MAP ?
+				    dp_dart_map(host, r->pa, r->len, r->perm, &r->iova) :
+				    dp_dart_unmap(host, r->iova, r->len);
+	}
+}
+
+static const struct dp_host_ops picky_ops = { .submit = picky_submit };
+
+/* A scatterlist's worth of buffers, each on its own 2 MiB region (no sharing). */
+static int map_spread(struct dp_mapper *m, int n, struct dp_hmap **h)
+{
+	int i;
+
+	dp_mapper_batch_begin(m);
+	for (i = 0; i < n; i++)
+		dp_mapper_batch_map(m, (1ull << 30) + ((uint64_t)i << 21), 8192,
+				    PVDMA_MAP_READ, &h[i]);
+	return dp_mapper_batch_end(m);
+}
+
+static void test_batch(void)
+{
+	struct dp_dart_config dc = { .aperture_base = G, .aperture_size = 1ull << 32,
+				     .granule_shift = 14, .max_mappings = 48,
+				     .max_bytes = 1ull << 30 };
+	static struct dp_hmap *h[64];
+	struct dp_dart d;
+	struct dp_mapper m;
+	int p, i, ok;
+
+	for (p = 0; p < DP_POLICY_COUNT; p++) {
+		struct dp_map_config mc = { .policy = p, .granule_shift = 14, .max_mappings = 48,
+					    .max_bytes = 1ull << 30, .window_shift = 18 };
+		const char *name = dp_policy_name(p);
+
+		dp_dart_init(&d, &dc);
+		dp_mapper_init(&m, &mc, &dp_dart_host_ops, &d);
+		ok = map_spread(&m, 40, h) == PVDMA_S_OK;
+		for (i = 0; i < 40; i++)
+			ok &= dp_dart_lookup(&d, dp_hmap_iova(h[i], (1ull << 30) + ((uint64_t)i << 21))) != NULL;
+		DP_CHECK(ok && m.stats.host_calls == 1 && d.stats.live_mappings == 40,
+			 "%s: 40 buffers needing 40 host mappings map in one host call (%llu)",
+			 name, (unsigned long long)m.stats.host_calls);
+		dp_mapper_batch_begin(&m);
+		for (i = 0; i < 40; i++)
+			ok &= dp_mapper_batch_unmap(&m, dp_hmap_iova(h[i], (1ull << 30) + ((uint64_t)i << 21)),
+						    8192) == PVDMA_S_OK;
+		dp_mapper_batch_end(&m);
+		dp_mapper_trim(&m);
+		DP_CHECK(ok && m.stats.host_calls <= 3 && d.stats.live_mappings == 0,
+			 "%s: and unmap in one more (%llu calls in all)", name,
+			 (unsigned long long)m.stats.host_calls);
+
+		ok = map_spread(&m, 60, h) == PVDMA_S_NO_MAPPINGS;
+		DP_CHECK(ok && d.stats.live_mappings == 0 && m.stats.live_mappings == 0 &&
+			 m.stats.buffers == 0 && m.stats.refused[PVDMA_S_NO_MAPPINGS] == 60,
+			 "%s: a batch beyond the mapping cap is refused whole, nothing left",
+			 name);
+		dp_mapper_destroy(&m);
+
+		dp_mapper_init(&m, &mc, &picky_ops, &d);
+		ok = map_spread(&m, 10, h) == PVDMA_S_NO_SPACE;
+		DP_CHECK(ok && d.stats.live_mappings == 0 && m.stats.live_mappings == 0 &&
+			 m.stats.buffers == 0 && m.stats.host_calls == 2,
+			 "%s: a host refusal inside a batch undoes the batch in one more call",
+			 name);
+		ok = map_spread(&m, 2, h) == PVDMA_S_OK && m.stats.live_mappings == 2;
+		dp_mapper_destroy(&m);
+		DP_CHECK(ok && d.stats.live_mappings == 0, "%s: then maps again", name);
 		dp_dart_destroy(&d);
 	}
 }
@@ -201,6 +318,7 @@ int main(void)
 {
 	test_policies();
 	test_sharing();
+	test_batch();
 	test_trace_format();
 	return dp_test_done();
 }

@@ -120,36 +120,21 @@ struct result {
 	uint32_t *plot_mib;
 };
 
-static int dart_map(void *h, uint64_t pa, uint64_t len, unsigned int perm, uint64_t *iova)
-{
-	return dp_dart_map(h, pa, len, perm, iova);
-}
-
-static int dart_unmap(void *h, uint64_t iova, uint64_t len)
-{
-	return dp_dart_unmap(h, iova, len);
-}
-
-static const struct dp_host_ops dart_ops = { .map = dart_map, .unmap = dart_unmap };
-
 /* Bus addresses from a bump pointer (64-bit, never reused): distinct and aligned. */
-static int null_map(void *h, uint64_t pa, uint64_t len, unsigned int perm, uint64_t *iova)
+static void null_submit(void *host, struct dp_host_req *r)
 {
-	uint64_t *next = h;
+	uint64_t *next = host;
 
-	(void)pa, (void)perm;
-	*iova = *next;
-	*next += len;
-	return PVDMA_S_OK;
+	for (; r; r = r->next) {
+		if (r->op == PVDMA_OP_MAP) {
+			r->iova = *next;
+			*next += r->len;
+		}
+		r->status = PVDMA_S_OK;
+	}
 }
 
-static int null_unmap(void *h, uint64_t iova, uint64_t len)
-{
-	(void)h, (void)iova, (void)len;
-	return PVDMA_S_OK;
-}
-
-static const struct dp_host_ops null_ops = { .map = null_map, .unmap = null_unmap };
+static const struct dp_host_ops null_ops = { .submit = null_submit };
 
 #define PLOT_POINTS 600
 
@@ -203,7 +188,7 @@ static int replay(const struct trace *t, enum dp_policy policy, struct result *r
 	res->plot_mib = calloc(PLOT_POINTS, sizeof(uint32_t));
 	if (!b.slot || !res->plot_maps || !res->plot_mib ||
 	    dp_dart_init(&dart, &dc) != PVDMA_S_OK ||
-	    dp_mapper_init(&m, &mc, opt_null_host ? &null_ops : &dart_ops,
+	    dp_mapper_init(&m, &mc, opt_null_host ? &null_ops : &dp_dart_host_ops,
 			   opt_null_host ? (void *)&null_next : &dart) != PVDMA_S_OK) {
 		fprintf(stderr, "dartpass sim: bad limits or out of memory\n");
 		return -1;
