@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * pvdma guest driver. pvdma_main.c binds the pvdma device and installs pvdma_dma_ops
+ * (pvdma_dma.c) on every managed function before its driver binds; the ops turn the
+ * driver's DMA maps into host mappings through the coalescing mapper (lib/dp_map.c),
+ * which talks to the host through batches rung at the doorbell.
+ */
+#ifndef PVDMA_H
+#define PVDMA_H
+
+#include <linux/dma-map-ops.h>
+#include <linux/pci.h>
+#include <linux/sizes.h>
+#include <linux/spinlock.h>
+#include "pvdma_proto.h"
+#include "dp_map.h"
+#include "dp_trace.h"
+
+#if !defined(CONFIG_DMA_OPS) && !defined(CONFIG_ARCH_HAS_DMA_OPS)
+#error "pvdma needs per-device dma_map_ops (CONFIG_DMA_OPS or CONFIG_ARCH_HAS_DMA_OPS)"
+#endif
+
+#define PVDMA_TRACE_LEN 65536	/* events kept for debugfs/trace, a power of two */
+#define PVDMA_BATCH_BYTES SZ_32K	/* batch header and up to 1023 entries */
+
+struct pvdma {
+	struct pci_dev *pdev;
+	void __iomem *regs;
+	u32 features;
+	u32 granule_shift, max_batch, max_mappings;
+	u64 max_bytes, aperture_end;
+	u32 managed_count;
+	u32 *managed_rid;
+	unsigned long *installed;	/* by managed index: our dma_map_ops are set */
+	struct dentry *debugfs;
+
+	/*
+	 * Protects everything below: the mapper's trees, the batch page and the doorbell,
+	 * the trace ring. Raw and irqsave because drivers map from any context, including
+	 * hard interrupts; held only for O(log n) work and one doorbell per host call.
+	 */
+	raw_spinlock_t lock;
+	struct dp_mapper mapper;
+	struct pvdma_batch *batch;	/* PVDMA_BATCH_BYTES, page aligned */
+	dma_addr_t batch_dma;
+	u64 doorbells;			/* host round trips */
+	u64 map_errors, bad_unmaps;
+	struct dp_trace_rec *trace;	/* ring of PVDMA_TRACE_LEN, or NULL */
+	u64 trace_next;
+};
+
+extern const struct dma_map_ops pvdma_dma_ops;
+extern const struct dp_host_ops pvdma_host_ops;
+
+/* The bound pvdma device; one per guest (the managed functions' ops find it here). */
+extern struct pvdma *pvdma_dev;
+
+static inline u32 pvdma_rid(struct pci_dev *pdev)
+{
+	return PVDMA_RID(pci_domain_nr(pdev->bus), pdev->bus->number, pdev->devfn);
+}
+
+#endif

@@ -1,0 +1,370 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * dma_map_ops of the managed functions: every map becomes a reference to a host
+ * mapping chosen by the coalescing mapper, every bus address is one the host chose.
+ * Everything runs under pvdma->lock with interrupts off and never sleeps, so drivers
+ * may map from any context; a host refusal is DMA_MAPPING_ERROR, never a panic.
+ *
+ * Only cache-coherent functions are managed (pvdma_main.c refuses others): the
+ * architecture's cache maintenance is not available to modules, so there are no sync
+ * operations to provide.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/dma-map-ops.h>
+#include <linux/mm.h>
+#include <linux/scatterlist.h>
+#include <linux/sizes.h>
+#include <linux/timekeeping.h>
+#include "pvdma.h"
+
+struct pvdma *pvdma_dev;
+
+/* The one place protocol status codes become errnos (dma_map_sg's conventions). */
+static int pvdma_status_to_errno(int status)
+{
+	switch (status) {
+	case PVDMA_S_OK:
+		return 0;
+	case PVDMA_S_NO_MAPPINGS:
+	case PVDMA_S_NO_BYTES:
+	case PVDMA_S_NO_SPACE:
+		return -ENOMEM;
+	case PVDMA_S_INVALID:
+	case PVDMA_S_BAD_ADDRESS:
+		return -EINVAL;
+	default:
+		return -EIO;
+	}
+}
+
+/* Rings the doorbell for the first n entries of the batch; returns the batch status. */
+static u32 pvdma_ring(struct pvdma *pv, u32 n)
+{
+	struct pvdma_batch *b = pv->batch;
+
+	b->count = cpu_to_le16(n);
+	b->flags = 0;
+	b->status = cpu_to_le16(PVDMA_S_PENDING);
+	/* writel orders the batch before the doorbell; the host is done when it returns. */
+	writel(pv->batch_dma >> 12, pv->regs + PVDMA_REG_DOORBELL);
+	pv->doorbells++;
+	return readl(pv->regs + PVDMA_REG_BATCH_STATUS);
+}
+
+/*
+ * The mapper's host: a list of requests in as few doorbells as the batch holds (one
+ * for any scatterlist that needs up to max_batch host mappings). Called with pv->lock
+ * held. A host that maps a range only in part (the emulated DART never does) gets
+ * that part back and the request fails: each host mapping needs one bus range.
+ */
+static void pvdma_host_submit(void *host, struct dp_host_req *r)
+{
+	struct pvdma *pv = host;
+
+	while (r) {
+		struct dp_host_req *first = r, *q;
+		u32 n, i, k, status;
+
+		for (n = 0; r && n < pv->max_batch; n++, r = r->next) {
+			bool map = r->op == PVDMA_OP_MAP;
+
+			pv->batch->req[n] = (struct pvdma_req){
+				.op = r->op, .flags = map ? r->perm : 0,
+				.status = cpu_to_le16(PVDMA_S_PENDING),
+				/* An impossible length makes the host refuse the entry. */
+				.len = cpu_to_le32(r->len <= U32_MAX ? r->len : 0),
+				.gpa = cpu_to_le64(map ? r->pa : 0),
+				.iova = cpu_to_le64(map ? 0 : r->iova),
+			};
+		}
+		status = pvdma_ring(pv, n);
+		/* Partial maps are undone in place: entry k <= i is already read. */
+		for (i = 0, k = 0, q = first; i < n; i++, q = q->next) {
+			struct pvdma_req e = pv->batch->req[i];
+
+			q->status = status != PVDMA_S_OK ? status : le16_to_cpu(e.status);
+			if (q->op != PVDMA_OP_MAP || q->status != PVDMA_S_OK)
+				continue;
+			q->iova = le64_to_cpu(e.iova);
+			if (le32_to_cpu(e.mapped) == q->len)
+				continue;
+			q->status = PVDMA_S_NO_SPACE;
+			pv->batch->req[k++] = (struct pvdma_req){
+				.op = PVDMA_OP_UNMAP, .status = cpu_to_le16(PVDMA_S_PENDING),
+				.len = e.mapped, .iova = e.iova,
+			};
+		}
+		if (k)
+			pvdma_ring(pv, k);
+	}
+}
+
+const struct dp_host_ops pvdma_host_ops = { .submit = pvdma_host_submit };
+
+static void pvdma_trace(struct pvdma *pv, struct device *dev, char op, u64 pa, u64 len,
+			unsigned int perm)
+{
+	if (!pv->trace)
+		return;
+	pv->trace[pv->trace_next++ & (PVDMA_TRACE_LEN - 1)] = (struct dp_trace_rec){
+		.t_ns = ktime_get_ns(), .op = op, .pa = pa, .len = len, .perm = perm,
+		.dev = pvdma_rid(to_pci_dev(dev)) & 0xffff,
+	};
+}
+
+static unsigned int pvdma_perm(enum dma_data_direction dir)
+{
+	switch (dir) {
+	case DMA_TO_DEVICE:
+		return PVDMA_MAP_READ;
+	case DMA_FROM_DEVICE:
+		return PVDMA_MAP_WRITE;
+	case DMA_BIDIRECTIONAL:
+		return PVDMA_MAP_READ | PVDMA_MAP_WRITE;
+	default:
+		return 0;
+	}
+}
+
+/* Releases one buffer in the open batch, with pv->lock held. */
+static void pvdma_unmap_locked(struct pvdma *pv, struct device *dev, dma_addr_t addr,
+			       size_t size, unsigned int perm)
+{
+	u64 pa = dp_mapper_phys(&pv->mapper, addr);
+
+	if (dp_mapper_batch_unmap(&pv->mapper, addr, size) != PVDMA_S_OK) {
+		pv->bad_unmaps++;
+		dev_warn_once(dev, "unmap of %pad+%zu, which is not mapped\n", &addr, size);
+		return;
+	}
+	pvdma_trace(pv, dev, 'U', pa, size, perm);
+}
+
+static dma_addr_t pvdma_map(struct device *dev, phys_addr_t phys, size_t size,
+			    enum dma_data_direction dir)
+{
+	struct pvdma *pv = pvdma_dev;
+	unsigned int perm = pvdma_perm(dir);
+	unsigned long flags;
+	u64 iova;
+	int ret;
+
+	raw_spin_lock_irqsave(&pv->lock, flags);
+	ret = dp_mapper_map(&pv->mapper, phys, size, perm, &iova);
+	if (ret == PVDMA_S_OK)
+		pvdma_trace(pv, dev, 'M', phys, size, perm);
+	else
+		pv->map_errors++;
+	raw_spin_unlock_irqrestore(&pv->lock, flags);
+	if (ret != PVDMA_S_OK) {
+		dev_err_ratelimited(dev, "pvdma: cannot map %zu bytes (host status %d)\n",
+				    size, ret);
+		return DMA_MAPPING_ERROR;
+	}
+	return iova;
+}
+
+static void pvdma_unmap(struct device *dev, dma_addr_t addr, size_t size,
+			enum dma_data_direction dir)
+{
+	struct pvdma *pv = pvdma_dev;
+	unsigned long flags;
+
+	raw_spin_lock_irqsave(&pv->lock, flags);
+	dp_mapper_batch_begin(&pv->mapper);
+	pvdma_unmap_locked(pv, dev, addr, size, pvdma_perm(dir));
+	dp_mapper_batch_end(&pv->mapper);
+	raw_spin_unlock_irqrestore(&pv->lock, flags);
+}
+
+#ifdef PVDMA_HAVE_MAP_PHYS
+static dma_addr_t pvdma_map_phys(struct device *dev, phys_addr_t phys, size_t size,
+				 enum dma_data_direction dir, unsigned long attrs)
+{
+	return pvdma_map(dev, phys, size, dir);
+}
+
+static void pvdma_unmap_phys(struct device *dev, dma_addr_t addr, size_t size,
+			     enum dma_data_direction dir, unsigned long attrs)
+{
+	pvdma_unmap(dev, addr, size, dir);
+}
+#else
+static dma_addr_t pvdma_map_page(struct device *dev, struct page *page,
+				 unsigned long offset, size_t size,
+				 enum dma_data_direction dir, unsigned long attrs)
+{
+	return pvdma_map(dev, page_to_phys(page) + offset, size, dir);
+}
+
+static void pvdma_unmap_page(struct device *dev, dma_addr_t addr, size_t size,
+			     enum dma_data_direction dir, unsigned long attrs)
+{
+	pvdma_unmap(dev, addr, size, dir);
+}
+#endif
+
+/* A whole scatterlist in one mapper batch, so one doorbell: all of it maps, or none. */
+static int pvdma_map_sg(struct device *dev, struct scatterlist *sgl, int nents,
+			enum dma_data_direction dir, unsigned long attrs)
+{
+	struct pvdma *pv = pvdma_dev;
+	unsigned int perm = pvdma_perm(dir);
+	struct scatterlist *s;
+	unsigned long flags;
+	struct dp_hmap *h;
+	int i, ret;
+
+	raw_spin_lock_irqsave(&pv->lock, flags);
+	dp_mapper_batch_begin(&pv->mapper);
+	for_each_sg(sgl, s, nents, i) {
+		if (dp_mapper_batch_map(&pv->mapper, sg_phys(s), s->length, perm, &h))
+			break;
+		/* Holds the host mapping until the batch has its bus address. */
+		sg_dma_address(s) = (uintptr_t)h;
+	}
+	ret = dp_mapper_batch_end(&pv->mapper);
+	if (ret == PVDMA_S_OK) {
+		for_each_sg(sgl, s, nents, i) {
+			h = (struct dp_hmap *)(uintptr_t)sg_dma_address(s);
+			sg_dma_address(s) = dp_hmap_iova(h, sg_phys(s));
+			sg_dma_len(s) = s->length;
+			pvdma_trace(pv, dev, 'M', sg_phys(s), s->length, perm);
+		}
+	} else {
+		pv->map_errors++;
+	}
+	raw_spin_unlock_irqrestore(&pv->lock, flags);
+	if (ret != PVDMA_S_OK) {
+		dev_err_ratelimited(dev, "pvdma: cannot map a %d-entry list (host status %d)\n",
+				    nents, ret);
+		return pvdma_status_to_errno(ret);
+	}
+	return nents;
+}
+
+static void pvdma_unmap_sg(struct device *dev, struct scatterlist *sgl, int nents,
+			   enum dma_data_direction dir, unsigned long attrs)
+{
+	struct pvdma *pv = pvdma_dev;
+	struct scatterlist *s;
+	unsigned long flags;
+	int i;
+
+	raw_spin_lock_irqsave(&pv->lock, flags);
+	dp_mapper_batch_begin(&pv->mapper);
+	for_each_sg(sgl, s, nents, i)
+		pvdma_unmap_locked(pv, dev, sg_dma_address(s), sg_dma_len(s), pvdma_perm(dir));
+	dp_mapper_batch_end(&pv->mapper);
+	raw_spin_unlock_irqrestore(&pv->lock, flags);
+}
+
+static struct page *pvdma_alloc_mapped(struct device *dev, size_t size, gfp_t gfp,
+				       enum dma_data_direction dir, dma_addr_t *handle)
+{
+	/* Any page will do: the bus address comes from the host, not from the page. */
+	gfp_t flags = (gfp & ~(__GFP_DMA | __GFP_DMA32 | __GFP_HIGHMEM)) | __GFP_ZERO;
+	struct page *page = alloc_pages_node(dev_to_node(dev), flags, get_order(size));
+
+	if (!page)
+		return NULL;
+	*handle = pvdma_map(dev, page_to_phys(page), size, dir);
+	if (*handle == DMA_MAPPING_ERROR) {
+		__free_pages(page, get_order(size));
+		return NULL;
+	}
+	return page;
+}
+
+static void *pvdma_alloc(struct device *dev, size_t size, dma_addr_t *handle, gfp_t gfp,
+			 unsigned long attrs)
+{
+	struct page *page = pvdma_alloc_mapped(dev, PAGE_ALIGN(size), gfp,
+					       DMA_BIDIRECTIONAL, handle);
+
+	return page ? page_address(page) : NULL;
+}
+
+static void pvdma_free(struct device *dev, size_t size, void *vaddr, dma_addr_t handle,
+		       unsigned long attrs)
+{
+	pvdma_unmap(dev, handle, PAGE_ALIGN(size), DMA_BIDIRECTIONAL);
+	__free_pages(virt_to_page(vaddr), get_order(PAGE_ALIGN(size)));
+}
+
+static struct page *pvdma_alloc_pages(struct device *dev, size_t size, dma_addr_t *handle,
+				      enum dma_data_direction dir, gfp_t gfp)
+{
+	return pvdma_alloc_mapped(dev, PAGE_ALIGN(size), gfp, dir, handle);
+}
+
+static void pvdma_free_pages(struct device *dev, size_t size, struct page *page,
+			     dma_addr_t handle, enum dma_data_direction dir)
+{
+	pvdma_unmap(dev, handle, PAGE_ALIGN(size), dir);
+	__free_pages(page, get_order(PAGE_ALIGN(size)));
+}
+
+static int pvdma_mmap(struct device *dev, struct vm_area_struct *vma, void *cpu_addr,
+		      dma_addr_t addr, size_t size, unsigned long attrs)
+{
+	unsigned long count = PAGE_ALIGN(size) >> PAGE_SHIFT, user = vma_pages(vma);
+
+	if (vma->vm_pgoff >= count || user > count - vma->vm_pgoff)
+		return -ENXIO;
+	return remap_pfn_range(vma, vma->vm_start,
+			       page_to_pfn(virt_to_page(cpu_addr)) + vma->vm_pgoff,
+			       user << PAGE_SHIFT, vma->vm_page_prot);
+}
+
+static int pvdma_get_sgtable(struct device *dev, struct sg_table *sgt, void *cpu_addr,
+			     dma_addr_t addr, size_t size, unsigned long attrs)
+{
+	int ret = sg_alloc_table(sgt, 1, GFP_KERNEL);
+
+	if (!ret)
+		sg_set_page(sgt->sgl, virt_to_page(cpu_addr), PAGE_ALIGN(size), 0);
+	return ret;
+}
+
+/* Every bus address the host hands out lies below the end of its aperture. */
+static int pvdma_dma_supported(struct device *dev, u64 mask)
+{
+	return mask >= pvdma_dev->aperture_end - 1;
+}
+
+static u64 pvdma_get_required_mask(struct device *dev)
+{
+	return DMA_BIT_MASK(fls64(pvdma_dev->aperture_end - 1));
+}
+
+static size_t pvdma_max_mapping_size(struct device *dev)
+{
+	return SZ_4M;
+}
+
+const struct dma_map_ops pvdma_dma_ops = {
+	.alloc = pvdma_alloc,
+	.free = pvdma_free,
+#ifdef PVDMA_HAVE_ALLOC_PAGES_OP
+	.alloc_pages_op = pvdma_alloc_pages,
+#else
+	.alloc_pages = pvdma_alloc_pages,
+#endif
+	.free_pages = pvdma_free_pages,
+	.mmap = pvdma_mmap,
+	.get_sgtable = pvdma_get_sgtable,
+#ifdef PVDMA_HAVE_MAP_PHYS
+	.map_phys = pvdma_map_phys,
+	.unmap_phys = pvdma_unmap_phys,
+#else
+	.map_page = pvdma_map_page,
+	.unmap_page = pvdma_unmap_page,
+#endif
+	.map_sg = pvdma_map_sg,
+	.unmap_sg = pvdma_unmap_sg,
+	.dma_supported = pvdma_dma_supported,
+	.get_required_mask = pvdma_get_required_mask,
+	.max_mapping_size = pvdma_max_mapping_size,
+};
