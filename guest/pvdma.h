@@ -29,6 +29,9 @@ struct pvdma {
 	u32 features;
 	u32 granule_shift, max_batch, max_mappings;
 	u64 max_bytes, aperture_end;
+	/* Direct-mapped helpers that allocate and keep caches for us: [coherent]. */
+	struct device *shadow[2];
+	atomic64_t syncs;		/* cache maintenance for non-coherent functions */
 	u32 managed_count;
 	u32 *managed_rid;
 	unsigned long *installed;	/* by managed index: our dma_map_ops are set */
@@ -49,7 +52,15 @@ struct pvdma {
 	u64 trace_next;
 };
 
+/* The DMA API keeps a device's cache coherence in dev->dma_coherent on these arches. */
+#if defined(CONFIG_ARCH_HAS_SYNC_DMA_FOR_DEVICE) || defined(CONFIG_ARCH_HAS_SYNC_DMA_FOR_CPU) || \
+	defined(CONFIG_ARCH_HAS_SYNC_DMA_FOR_CPU_ALL)
+#define PVDMA_HAVE_NONCOHERENT 1
+#endif
+
 extern const struct dma_map_ops pvdma_dma_ops;
+int pvdma_shadows_create(struct pvdma *pv);
+void pvdma_shadows_destroy(struct pvdma *pv);
 extern const struct dp_host_ops pvdma_host_ops;
 
 /* The bound pvdma device; one per guest (the managed functions' ops find it here). */

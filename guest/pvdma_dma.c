@@ -5,14 +5,16 @@
  * Everything runs under pvdma->lock with interrupts off and never sleeps, so drivers
  * may map from any context; a host refusal is DMA_MAPPING_ERROR, never a panic.
  *
- * Only cache-coherent functions are managed (pvdma_main.c refuses others): the
- * architecture's cache maintenance is not available to modules, so there are no sync
- * operations to provide.
+ * Allocation and cache maintenance go through two private platform devices that use
+ * the kernel's direct mapping (bus address == physical address), one coherent and one
+ * not: modules may call the DMA API, but not the architecture's cache helpers. Their
+ * bus addresses serve only as physical addresses, which the mapper maps on the host.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/dma-map-ops.h>
 #include <linux/mm.h>
+#include <linux/platform_device.h>
 #include <linux/scatterlist.h>
 #include <linux/sizes.h>
 #include <linux/timekeeping.h>
@@ -127,22 +129,91 @@ static unsigned int pvdma_perm(enum dma_data_direction dir)
 	}
 }
 
-/* Releases one buffer in the open batch, with pv->lock held. */
-static void pvdma_unmap_locked(struct pvdma *pv, struct device *dev, dma_addr_t addr,
-			       size_t size, unsigned int perm)
+/* The helper device that allocates and keeps caches like dev would without pvdma. */
+static struct device *pvdma_shadow(struct device *dev)
+{
+	return pvdma_dev->shadow[dev_is_dma_coherent(dev)];
+}
+
+static void pvdma_sync_for_device(struct device *dev, phys_addr_t phys, size_t size,
+				  enum dma_data_direction dir)
+{
+	if (dev_is_dma_coherent(dev))
+		return;
+	dma_sync_single_for_device(pvdma_shadow(dev), phys, size, dir);
+	atomic64_inc(&pvdma_dev->syncs);
+}
+
+static void pvdma_sync_for_cpu(struct device *dev, phys_addr_t phys, size_t size,
+			       enum dma_data_direction dir)
+{
+	if (dev_is_dma_coherent(dev))
+		return;
+	dma_sync_single_for_cpu(pvdma_shadow(dev), phys, size, dir);
+	atomic64_inc(&pvdma_dev->syncs);
+}
+
+static struct device *pvdma_shadow_new(struct pvdma *pv, bool coherent)
+{
+	struct platform_device_info info = {
+		.parent = &pv->pdev->dev,
+		.name = coherent ? "pvdma-coherent" : "pvdma-noncoherent",
+		.id = PLATFORM_DEVID_NONE,
+		.dma_mask = DMA_BIT_MASK(64),
+	};
+	struct platform_device *p = platform_device_register_full(&info);
+
+	if (IS_ERR(p))
+		return ERR_CAST(p);
+#if defined(PVDMA_HAVE_DEV_FLAGS)
+	dev_assign_dma_coherent(&p->dev, coherent);
+#elif defined(PVDMA_HAVE_NONCOHERENT)
+	p->dev.dma_coherent = coherent;
+#endif
+	return &p->dev;
+}
+
+int pvdma_shadows_create(struct pvdma *pv)
+{
+	pv->shadow[true] = pvdma_shadow_new(pv, true);
+	if (IS_ERR(pv->shadow[true]))
+		return PTR_ERR(pv->shadow[true]);
+#ifdef PVDMA_HAVE_NONCOHERENT
+	pv->shadow[false] = pvdma_shadow_new(pv, false);
+	if (IS_ERR(pv->shadow[false])) {
+		platform_device_unregister(to_platform_device(pv->shadow[true]));
+		return PTR_ERR(pv->shadow[false]);
+	}
+#endif
+	return 0;
+}
+
+void pvdma_shadows_destroy(struct pvdma *pv)
+{
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(pv->shadow); i++)
+		if (pv->shadow[i])
+			platform_device_unregister(to_platform_device(pv->shadow[i]));
+}
+
+/* Releases one buffer in the open batch, with pv->lock held; returns its address. */
+static u64 pvdma_unmap_locked(struct pvdma *pv, struct device *dev, dma_addr_t addr,
+			      size_t size, unsigned int perm)
 {
 	u64 pa = dp_mapper_phys(&pv->mapper, addr);
 
 	if (dp_mapper_batch_unmap(&pv->mapper, addr, size) != PVDMA_S_OK) {
 		pv->bad_unmaps++;
 		dev_warn_once(dev, "unmap of %pad+%zu, which is not mapped\n", &addr, size);
-		return;
+		return U64_MAX;
 	}
 	pvdma_trace(pv, dev, 'U', pa, size, perm);
+	return pa;
 }
 
 static dma_addr_t pvdma_map(struct device *dev, phys_addr_t phys, size_t size,
-			    enum dma_data_direction dir)
+			    enum dma_data_direction dir, unsigned long attrs)
 {
 	struct pvdma *pv = pvdma_dev;
 	unsigned int perm = pvdma_perm(dir);
@@ -162,46 +233,67 @@ static dma_addr_t pvdma_map(struct device *dev, phys_addr_t phys, size_t size,
 				    size, ret);
 		return DMA_MAPPING_ERROR;
 	}
+	if (!(attrs & DMA_ATTR_SKIP_CPU_SYNC))
+		pvdma_sync_for_device(dev, phys, size, dir);
 	return iova;
 }
 
-static void pvdma_unmap(struct device *dev, dma_addr_t addr, size_t size,
-			enum dma_data_direction dir)
+/* Returns the physical address that was mapped at addr, or U64_MAX. */
+static u64 pvdma_unmap(struct device *dev, dma_addr_t addr, size_t size,
+		       enum dma_data_direction dir, unsigned long attrs)
 {
 	struct pvdma *pv = pvdma_dev;
 	unsigned long flags;
+	u64 pa;
 
 	raw_spin_lock_irqsave(&pv->lock, flags);
 	dp_mapper_batch_begin(&pv->mapper);
-	pvdma_unmap_locked(pv, dev, addr, size, pvdma_perm(dir));
+	pa = pvdma_unmap_locked(pv, dev, addr, size, pvdma_perm(dir));
 	dp_mapper_batch_end(&pv->mapper);
 	raw_spin_unlock_irqrestore(&pv->lock, flags);
+	/* The driver still owns the buffer; the host mapping was all that went. */
+	if (pa != U64_MAX && !(attrs & DMA_ATTR_SKIP_CPU_SYNC))
+		pvdma_sync_for_cpu(dev, pa, size, dir);
+	return pa;
+}
+
+/* The physical address behind a bus address this module handed out, or U64_MAX. */
+static u64 pvdma_phys(dma_addr_t addr)
+{
+	struct pvdma *pv = pvdma_dev;
+	unsigned long flags;
+	u64 pa;
+
+	raw_spin_lock_irqsave(&pv->lock, flags);
+	pa = dp_mapper_phys(&pv->mapper, addr);
+	raw_spin_unlock_irqrestore(&pv->lock, flags);
+	return pa;
 }
 
 #ifdef PVDMA_HAVE_MAP_PHYS
 static dma_addr_t pvdma_map_phys(struct device *dev, phys_addr_t phys, size_t size,
 				 enum dma_data_direction dir, unsigned long attrs)
 {
-	return pvdma_map(dev, phys, size, dir);
+	return pvdma_map(dev, phys, size, dir, attrs);
 }
 
 static void pvdma_unmap_phys(struct device *dev, dma_addr_t addr, size_t size,
 			     enum dma_data_direction dir, unsigned long attrs)
 {
-	pvdma_unmap(dev, addr, size, dir);
+	pvdma_unmap(dev, addr, size, dir, attrs);
 }
 #else
 static dma_addr_t pvdma_map_page(struct device *dev, struct page *page,
 				 unsigned long offset, size_t size,
 				 enum dma_data_direction dir, unsigned long attrs)
 {
-	return pvdma_map(dev, page_to_phys(page) + offset, size, dir);
+	return pvdma_map(dev, page_to_phys(page) + offset, size, dir, attrs);
 }
 
 static void pvdma_unmap_page(struct device *dev, dma_addr_t addr, size_t size,
 			     enum dma_data_direction dir, unsigned long attrs)
 {
-	pvdma_unmap(dev, addr, size, dir);
+	pvdma_unmap(dev, addr, size, dir, attrs);
 }
 #endif
 
@@ -241,6 +333,9 @@ static int pvdma_map_sg(struct device *dev, struct scatterlist *sgl, int nents,
 				    nents, ret);
 		return pvdma_status_to_errno(ret);
 	}
+	if (!(attrs & DMA_ATTR_SKIP_CPU_SYNC))
+		for_each_sg(sgl, s, nents, i)
+			pvdma_sync_for_device(dev, sg_phys(s), s->length, dir);
 	return nents;
 }
 
@@ -258,74 +353,130 @@ static void pvdma_unmap_sg(struct device *dev, struct scatterlist *sgl, int nent
 		pvdma_unmap_locked(pv, dev, sg_dma_address(s), sg_dma_len(s), pvdma_perm(dir));
 	dp_mapper_batch_end(&pv->mapper);
 	raw_spin_unlock_irqrestore(&pv->lock, flags);
+	if (!(attrs & DMA_ATTR_SKIP_CPU_SYNC))
+		for_each_sg(sgl, s, nents, i)
+			pvdma_sync_for_cpu(dev, sg_phys(s), s->length, dir);
 }
 
-static struct page *pvdma_alloc_mapped(struct device *dev, size_t size, gfp_t gfp,
-				       enum dma_data_direction dir, dma_addr_t *handle)
+static void pvdma_sync_single_for_cpu(struct device *dev, dma_addr_t addr, size_t size,
+				      enum dma_data_direction dir)
 {
-	/* Any page will do: the bus address comes from the host, not from the page. */
-	gfp_t flags = (gfp & ~(__GFP_DMA | __GFP_DMA32 | __GFP_HIGHMEM)) | __GFP_ZERO;
-	struct page *page = alloc_pages_node(dev_to_node(dev), flags, get_order(size));
+	u64 phys;
+
+	if (dev_is_dma_coherent(dev))
+		return;
+	phys = pvdma_phys(addr);
+	if (phys != U64_MAX)
+		pvdma_sync_for_cpu(dev, phys, size, dir);
+}
+
+static void pvdma_sync_single_for_device(struct device *dev, dma_addr_t addr, size_t size,
+					 enum dma_data_direction dir)
+{
+	u64 phys;
+
+	if (dev_is_dma_coherent(dev))
+		return;
+	phys = pvdma_phys(addr);
+	if (phys != U64_MAX)
+		pvdma_sync_for_device(dev, phys, size, dir);
+}
+
+static void pvdma_sync_sg_for_cpu(struct device *dev, struct scatterlist *sgl, int nents,
+				  enum dma_data_direction dir)
+{
+	struct scatterlist *s;
+	int i;
+
+	for_each_sg(sgl, s, nents, i)
+		pvdma_sync_for_cpu(dev, sg_phys(s), s->length, dir);
+}
+
+static void pvdma_sync_sg_for_device(struct device *dev, struct scatterlist *sgl, int nents,
+				     enum dma_data_direction dir)
+{
+	struct scatterlist *s;
+	int i;
+
+	for_each_sg(sgl, s, nents, i)
+		pvdma_sync_for_device(dev, sg_phys(s), s->length, dir);
+}
+
+/*
+ * Coherent memory comes from the helper device (uncached where dev is not coherent),
+ * at any physical address: the bus address comes from the host, not from the page.
+ */
+static void *pvdma_alloc(struct device *dev, size_t size, dma_addr_t *handle, gfp_t gfp,
+			 unsigned long attrs)
+{
+	dma_addr_t phys;
+	void *cpu = dma_alloc_attrs(pvdma_shadow(dev), size, &phys, gfp, attrs);
+
+	if (!cpu)
+		return NULL;
+	*handle = pvdma_map(dev, phys, PAGE_ALIGN(size), DMA_BIDIRECTIONAL,
+			    DMA_ATTR_SKIP_CPU_SYNC);
+	if (*handle == DMA_MAPPING_ERROR) {
+		dma_free_attrs(pvdma_shadow(dev), size, cpu, phys, attrs);
+		return NULL;
+	}
+	return cpu;
+}
+
+static void pvdma_free(struct device *dev, size_t size, void *cpu, dma_addr_t handle,
+		       unsigned long attrs)
+{
+	u64 phys = pvdma_unmap(dev, handle, PAGE_ALIGN(size), DMA_BIDIRECTIONAL,
+			       DMA_ATTR_SKIP_CPU_SYNC);
+
+	if (phys != U64_MAX)
+		dma_free_attrs(pvdma_shadow(dev), size, cpu, phys, attrs);
+}
+
+/* Non-coherent pages (dma_alloc_pages): the driver syncs them like streaming maps. */
+static struct page *pvdma_alloc_pages(struct device *dev, size_t size, dma_addr_t *handle,
+				      enum dma_data_direction dir, gfp_t gfp)
+{
+	dma_addr_t phys;
+	struct page *page = dma_alloc_pages(pvdma_shadow(dev), size, &phys, dir, gfp);
 
 	if (!page)
 		return NULL;
-	*handle = pvdma_map(dev, page_to_phys(page), size, dir);
+	*handle = pvdma_map(dev, phys, PAGE_ALIGN(size), dir, DMA_ATTR_SKIP_CPU_SYNC);
 	if (*handle == DMA_MAPPING_ERROR) {
-		__free_pages(page, get_order(size));
+		dma_free_pages(pvdma_shadow(dev), size, page, phys, dir);
 		return NULL;
 	}
 	return page;
 }
 
-static void *pvdma_alloc(struct device *dev, size_t size, dma_addr_t *handle, gfp_t gfp,
-			 unsigned long attrs)
-{
-	struct page *page = pvdma_alloc_mapped(dev, PAGE_ALIGN(size), gfp,
-					       DMA_BIDIRECTIONAL, handle);
-
-	return page ? page_address(page) : NULL;
-}
-
-static void pvdma_free(struct device *dev, size_t size, void *vaddr, dma_addr_t handle,
-		       unsigned long attrs)
-{
-	pvdma_unmap(dev, handle, PAGE_ALIGN(size), DMA_BIDIRECTIONAL);
-	__free_pages(virt_to_page(vaddr), get_order(PAGE_ALIGN(size)));
-}
-
-static struct page *pvdma_alloc_pages(struct device *dev, size_t size, dma_addr_t *handle,
-				      enum dma_data_direction dir, gfp_t gfp)
-{
-	return pvdma_alloc_mapped(dev, PAGE_ALIGN(size), gfp, dir, handle);
-}
-
 static void pvdma_free_pages(struct device *dev, size_t size, struct page *page,
 			     dma_addr_t handle, enum dma_data_direction dir)
 {
-	pvdma_unmap(dev, handle, PAGE_ALIGN(size), dir);
-	__free_pages(page, get_order(PAGE_ALIGN(size)));
+	u64 phys = pvdma_unmap(dev, handle, PAGE_ALIGN(size), dir, DMA_ATTR_SKIP_CPU_SYNC);
+
+	if (phys != U64_MAX)
+		dma_free_pages(pvdma_shadow(dev), size, page, phys, dir);
 }
 
 static int pvdma_mmap(struct device *dev, struct vm_area_struct *vma, void *cpu_addr,
 		      dma_addr_t addr, size_t size, unsigned long attrs)
 {
-	unsigned long count = PAGE_ALIGN(size) >> PAGE_SHIFT, user = vma_pages(vma);
+	u64 phys = pvdma_phys(addr);
 
-	if (vma->vm_pgoff >= count || user > count - vma->vm_pgoff)
+	if (phys == U64_MAX)
 		return -ENXIO;
-	return remap_pfn_range(vma, vma->vm_start,
-			       page_to_pfn(virt_to_page(cpu_addr)) + vma->vm_pgoff,
-			       user << PAGE_SHIFT, vma->vm_page_prot);
+	return dma_mmap_attrs(pvdma_shadow(dev), vma, cpu_addr, phys, size, attrs);
 }
 
 static int pvdma_get_sgtable(struct device *dev, struct sg_table *sgt, void *cpu_addr,
 			     dma_addr_t addr, size_t size, unsigned long attrs)
 {
-	int ret = sg_alloc_table(sgt, 1, GFP_KERNEL);
+	u64 phys = pvdma_phys(addr);
 
-	if (!ret)
-		sg_set_page(sgt->sgl, virt_to_page(cpu_addr), PAGE_ALIGN(size), 0);
-	return ret;
+	if (phys == U64_MAX)
+		return -ENXIO;
+	return dma_get_sgtable_attrs(pvdma_shadow(dev), sgt, cpu_addr, phys, size, attrs);
 }
 
 /* Every bus address the host hands out lies below the end of its aperture. */
@@ -364,6 +515,10 @@ const struct dma_map_ops pvdma_dma_ops = {
 #endif
 	.map_sg = pvdma_map_sg,
 	.unmap_sg = pvdma_unmap_sg,
+	.sync_single_for_cpu = pvdma_sync_single_for_cpu,
+	.sync_single_for_device = pvdma_sync_single_for_device,
+	.sync_sg_for_cpu = pvdma_sync_sg_for_cpu,
+	.sync_sg_for_device = pvdma_sync_sg_for_device,
 	.dma_supported = pvdma_dma_supported,
 	.get_required_mask = pvdma_get_required_mask,
 	.max_mapping_size = pvdma_max_mapping_size,

@@ -129,12 +129,14 @@ static int pvdma_stats_show(struct seq_file *m, void *unused)
 		   "peak_bytes %llu\nidle_mappings %llu\nbuffers %llu\nmaps %llu\nunmaps %llu\n"
 		   "hits %llu\nhost_maps %llu\nhost_unmaps %llu\nround_trips %llu\n"
 		   "evictions %llu\nmap_errors %llu\nbad_unmaps %llu\n"
-		   "refused_no_mappings %llu\nrefused_no_bytes %llu\nrefused_no_space %llu\n",
+		   "refused_no_mappings %llu\nrefused_no_bytes %llu\nrefused_no_space %llu\n"
+		   "syncs %lld\n",
 		   dp_policy_name(pv->mapper.cfg.policy), st.live_mappings, st.peak_mappings,
 		   st.live_bytes, st.peak_bytes, st.idle_mappings, st.buffers, st.maps,
 		   st.unmaps, st.hits, st.host_maps, st.host_unmaps, doorbells, st.evictions,
 		   map_errors, bad_unmaps, st.refused[PVDMA_S_NO_MAPPINGS],
-		   st.refused[PVDMA_S_NO_BYTES], st.refused[PVDMA_S_NO_SPACE]);
+		   st.refused[PVDMA_S_NO_BYTES], st.refused[PVDMA_S_NO_SPACE],
+		   atomic64_read(&pv->syncs));
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(pvdma_stats);
@@ -195,14 +197,11 @@ static int pvdma_bus_notify(struct notifier_block *nb, unsigned long action, voi
 		return NOTIFY_DONE;
 	switch (action) {
 	case BUS_NOTIFY_BIND_DRIVER:
-		if (!dev_is_dma_coherent(dev)) {
-			dev_err(dev, "pvdma: not cache-coherent; its DMA is not managed and will fault\n");
-			break;
-		}
 		set_dma_ops(dev, &pvdma_dma_ops);
 		set_bit(i, pv->installed);
 		__module_get(THIS_MODULE);
-		dev_info(dev, "pvdma: DMA goes through host-chosen bus addresses\n");
+		dev_info(dev, "pvdma: DMA goes through host-chosen bus addresses%s\n",
+			 dev_is_dma_coherent(dev) ? "" : " (not cache-coherent: synced by pvdma)");
 		break;
 	case BUS_NOTIFY_UNBOUND_DRIVER:
 	case BUS_NOTIFY_DRIVER_NOT_BOUND:
@@ -288,6 +287,9 @@ static int pvdma_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 		ret = -EINVAL;
 		goto disable;
 	}
+	ret = pvdma_shadows_create(pv);
+	if (ret)
+		goto destroy_mapper;
 	pci_set_drvdata(pdev, pv);
 	pv->debugfs = debugfs_create_dir(pci_name(pdev), pvdma_debugfs_root);
 	debugfs_create_file("host", 0444, pv->debugfs, pv, &pvdma_host_fops);
@@ -306,6 +308,8 @@ static int pvdma_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 unpublish:
 	pvdma_dev = NULL;
 	debugfs_remove_recursive(pv->debugfs);
+	pvdma_shadows_destroy(pv);
+destroy_mapper:
 	dp_mapper_destroy(&pv->mapper);
 disable:
 	writel(0, pv->regs + PVDMA_REG_STATUS);
@@ -334,6 +338,7 @@ static void pvdma_remove(struct pci_dev *pdev)
 	raw_spin_lock_irqsave(&pv->lock, flags);
 	dp_mapper_destroy(&pv->mapper);
 	raw_spin_unlock_irqrestore(&pv->lock, flags);
+	pvdma_shadows_destroy(pv);
 	pvdma_dev = NULL;
 	/* Disabling drops whatever the host still holds for this guest. */
 	writel(0, pv->regs + PVDMA_REG_STATUS);

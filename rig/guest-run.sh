@@ -6,8 +6,11 @@
 #
 # The script's header lines configure the boot:
 #   #@ kmods: nvme e1000e        kernel modules (with dependencies) to put in the initramfs
+#   #@ arch: arm64               run only on this architecture (elsewhere: no result)
 #   #@ qemu: -device ...         extra QEMU arguments ({ARCH} is replaced by amd64/arm64,
-#                                {DISK} by a fresh, empty 1 GiB raw image for this run)
+#                                {DISK} by a fresh, empty 1 GiB raw image for this run,
+#                                {NONCOHERENT_DTB} by the arm64 machine's device tree
+#                                without "dma-coherent": DMA is not cache-coherent)
 #   #@ timeout: 120              seconds before the guest is killed (default 180)
 #   #@ host-live-after: 0        with a pvdma-pci,id=pv: live host mappings expected
 #                                (over QMP) once the guest has powered off (a number
@@ -28,6 +31,10 @@ mkdir -p "$out"
 log=$out/$tname.log
 
 header() { sed -n "s/^#@ $1: *//p" "$script" | paste -sd' '; }
+if [ -n "$(header arch)" ] && [ "$(header arch)" != "$ARCH" ]; then
+	echo "# $kname: $tname: not run ($(header arch) only)"
+	exit 0
+fi
 
 busybox_for() {
 	if [ "$1" = amd64 ]; then echo /bin/busybox; return; fi
@@ -122,8 +129,16 @@ arm64)
 	qemu=("$top/build/qemu/qemu-system-aarch64" -M virt -cpu max,pauth-impdef=on)
 	console=ttyAMA0 ;;
 esac
+qemu+=(-accel tcg -smp 2 -m 1G -nodefaults)
+if [[ $qemu_extra == *"{NONCOHERENT_DTB}"* ]]; then
+	# The same machine's own tree (-dtb must describe it exactly), minus coherence.
+	"${qemu[@]}" -machine dumpdtb="$out/$tname.dtb" >/dev/null 2>&1
+	dtc -q -I dtb -O dts "$out/$tname.dtb" | sed '/dma-coherent;/d' |
+		dtc -q -I dts -O dtb -o "$out/$tname.dtb" -
+	qemu_extra=${qemu_extra//\{NONCOHERENT_DTB\}/$out/$tname.dtb}
+fi
 # shellcheck disable=SC2206
-qemu+=(-accel tcg -smp 2 -m 1G -nodefaults -nographic -no-reboot -serial stdio
+qemu+=(-nographic -no-reboot -serial stdio
 	-kernel "$KIMAGE" -initrd "$out/$tname.cpio.gz"
 	-append "console=$console panic=-1 loglevel=4 rdinit=/init"
 	$qemu_extra)
