@@ -173,28 +173,32 @@ static struct device *pvdma_shadow_new(struct pvdma *pv, bool coherent)
 	return &p->dev;
 }
 
-int pvdma_shadows_create(struct pvdma *pv)
-{
-	pv->shadow[true] = pvdma_shadow_new(pv, true);
-	if (IS_ERR(pv->shadow[true]))
-		return PTR_ERR(pv->shadow[true]);
-#ifdef PVDMA_HAVE_NONCOHERENT
-	pv->shadow[false] = pvdma_shadow_new(pv, false);
-	if (IS_ERR(pv->shadow[false])) {
-		platform_device_unregister(to_platform_device(pv->shadow[true]));
-		return PTR_ERR(pv->shadow[false]);
-	}
-#endif
-	return 0;
-}
-
 void pvdma_shadows_destroy(struct pvdma *pv)
 {
 	int i;
 
-	for (i = 0; i < ARRAY_SIZE(pv->shadow); i++)
+	for (i = 0; i < ARRAY_SIZE(pv->shadow); i++) {
 		if (pv->shadow[i])
 			platform_device_unregister(to_platform_device(pv->shadow[i]));
+		pv->shadow[i] = NULL;
+	}
+}
+
+/* Only arches with non-coherent DMA get the non-coherent helper. */
+int pvdma_shadows_create(struct pvdma *pv)
+{
+	int coherent;
+
+	for (coherent = IS_ENABLED(PVDMA_HAVE_NONCOHERENT) ? 0 : 1; coherent < 2; coherent++) {
+		struct device *d = pvdma_shadow_new(pv, coherent);
+
+		if (IS_ERR(d)) {
+			pvdma_shadows_destroy(pv);
+			return PTR_ERR(d);
+		}
+		pv->shadow[coherent] = d;
+	}
+	return 0;
 }
 
 /* Releases one buffer in the open batch, with pv->lock held; returns its address. */
