@@ -12,6 +12,9 @@
 #                                {NONCOHERENT_DTB} by the arm64 machine's device tree
 #                                without "dma-coherent": DMA is not cache-coherent)
 #   #@ timeout: 120              seconds before the guest is killed (default 180)
+#   #@ host-after: CMD           run on the host, in the checkout, once the guest has
+#                                stopped, with LOG set to the console log; its
+#                                "DP-TEST ok|not ok" lines count like the guest's
 #   #@ host-live-after: 0        with a pvdma-pci,id=pv: live host mappings expected
 #                                (over QMP) once the guest has powered off (a number
 #                                or "nonzero"); a reset must always leave none
@@ -200,6 +203,11 @@ fi
 wait "$qpid" || rc=$?
 secs=$(( $(date +%s) - start ))
 rm -f "$out/$tname.img"	# up to 1 GiB of test data
+if [ -n "$(header host-after)" ]; then
+	(cd "$top" && LOG=$log bash -c "$(header host-after)") >"$out/$tname.after" 2>&1 ||
+		echo "DP-TEST not ok host-side check exited $?" >>"$out/$tname.after"
+	cat "$out/$tname.after" >>"$log"
+fi
 
 tr -d '\r' <"$log" | sed -n "s/^DP-TEST \(ok\|not ok\) \(.*\)/\1 - $kname: $tname: \2/p"
 fails=$(tr -d '\r' <"$log" | grep -c '^DP-TEST not ok' || true)

@@ -1,7 +1,7 @@
 # A scatterlist maps in one doorbell, and the module's trace of every map and unmap is
-# in the documented dp_trace format that `dartpass sim` reads. The disk is on AHCI,
-# whose driver (libata) maps every command with dma_map_sg; policy=exact, so that
-# every buffer of a list needs its own host mapping.
+# in the documented dp_trace format. The disk is on AHCI, whose driver (libata) maps
+# every command with dma_map_sg; policy=exact, so that every buffer of a list needs
+# its own host mapping.
 #@ kmods: ahci sd_mod
 #@ qemu: -device pcie-root-port,id=rp1,chassis=1 -device pvdma-pci,id=pv,managed-bus=rp1
 #@ qemu: -device ich9-ahci,id=sata,bus=rp1
