@@ -337,27 +337,51 @@ void pvdma_record_fault(PVDMAState *s, uint32_t rid, uint64_t addr, uint32_t fla
 }
 
 /*
- * A managed device's MSI is a DMA write to the interrupt controller's doorbell; a
- * guest driver never maps it, so the IOMMU lets writes there through untranslated (as
- * a DART's MSI bypass and virtio-iommu's reserved MSI region do). The doorbells of
- * the machines we know are the default; other machines set msi-base/msi-size.
+ * Bus addresses the host hands out must reach the IOMMU: a DMA address inside a PCI
+ * host bridge window is routed to the device there (QEMU's devices check this too),
+ * and a write to the interrupt controller's doorbell is an MSI. Known machines get an
+ * aperture clear of their MMIO windows and an MSI window that writes pass through
+ * untranslated (as a DART's MSI bypass and virtio-iommu's reserved MSI region do);
+ * other machines must set aperture-base/-size (and msi-base/-size if they have MSI).
  */
-static void pvdma_default_msi_window(PVDMAState *s)
+static bool pvdma_machine_windows(PVDMAState *s, Error **errp)
 {
     Object *machine = OBJECT(qdev_get_machine());
+    uint64_t ap_base = 0, ap_size = 0, msi_base = 0, msi_size = 0;
 
-    if (s->msi_base != UINT64_MAX) {
-        return;
-    }
-    s->msi_base = 0;
     if (object_dynamic_cast(machine, MACHINE_TYPE_NAME("x86"))) {
-        s->msi_base = 0xfee00000;           /* the APIC's MSI window */
-        s->msi_size = 1 * MiB;
+        /* Below 2 GiB: under the 32-bit PCI hole of pc and q35 at any RAM size. */
+        ap_base = 256 * MiB;
+        ap_size = 2 * GiB - 256 * MiB;
+        msi_base = 0xfee00000;              /* the APIC's MSI window */
+        msi_size = 1 * MiB;
     } else if (object_dynamic_cast(machine, MACHINE_TYPE_NAME("virt")) &&
                !strcmp(target_name(), "aarch64")) {
-        s->msi_base = 0x08020000;           /* arm virt: GICv2m frame .. ITS */
-        s->msi_size = 0x80000;
+        /*
+         * arm virt: above its low PCIe MMIO/ECAM (< 1 GiB), below 4 GiB for devices
+         * with 32-bit DMA; its high windows start at 256 GiB.
+         */
+        ap_base = 1 * GiB;
+        ap_size = 3 * GiB;
+        msi_base = 0x08020000;              /* GICv2m frame .. ITS */
+        msi_size = 0x80000;
+    } else if (s->aperture_base == UINT64_MAX || !s->aperture_size) {
+        error_setg(errp, "pvdma: no default aperture for machine type %s; set"
+                   " aperture-base and aperture-size clear of its PCI MMIO windows",
+                   object_get_typename(machine));
+        return false;
     }
+    if (s->aperture_base == UINT64_MAX) {
+        s->aperture_base = ap_base;
+    }
+    if (!s->aperture_size) {
+        s->aperture_size = ap_size;
+    }
+    if (s->msi_base == UINT64_MAX) {
+        s->msi_base = msi_base;
+        s->msi_size = msi_size;
+    }
+    return true;
 }
 
 static const PVDMABackendOps *const pvdma_backends[] = {
@@ -379,7 +403,9 @@ static void pvdma_realize(PCIDevice *pdev, Error **errp)
         error_setg(errp, "pvdma: unknown backend '%s' (available: emulated)", backend);
         return;
     }
-    pvdma_default_msi_window(s);
+    if (!pvdma_machine_windows(s, errp)) {
+        return;
+    }
     if (s->msi_size && (s->msi_base + s->msi_size < s->msi_base ||
         (s->msi_base < s->aperture_base + s->aperture_size &&
          s->aperture_base < s->msi_base + s->msi_size))) {
@@ -572,8 +598,8 @@ static const Property pvdma_properties[] = {
     DEFINE_PROP_UINT32("granule-shift", PVDMAState, granule_shift, 14),
     DEFINE_PROP_UINT32("max-mappings", PVDMAState, max_mappings, 65536),
     DEFINE_PROP_SIZE("max-bytes", PVDMAState, max_bytes, 1536 * MiB),
-    DEFINE_PROP_UINT64("aperture-base", PVDMAState, aperture_base, 256 * MiB),
-    DEFINE_PROP_SIZE("aperture-size", PVDMAState, aperture_size, 3 * GiB),
+    DEFINE_PROP_UINT64("aperture-base", PVDMAState, aperture_base, UINT64_MAX),
+    DEFINE_PROP_SIZE("aperture-size", PVDMAState, aperture_size, 0),
     DEFINE_PROP_UINT64("msi-base", PVDMAState, msi_base, UINT64_MAX),
     DEFINE_PROP_SIZE("msi-size", PVDMAState, msi_size, 0),
     DEFINE_PROP_UINT32("max-batch", PVDMAState, max_batch, 512),
