@@ -312,12 +312,12 @@ static struct dp_hmap *window_find(const struct dp_mapper *m, uint64_t pa, uint6
 
 /*
  * Adaptive: the largest aligned window (2 MiB down to 4 pages) around the buffer that
- * does not overlap another window, that the buffer fills at least a quarter of at
- * most, and whose unused bytes fit the slop budget; 0 when the buffer should be
- * mapped exactly. The budget is an eighth of the byte cap (a quarter when mapping
- * slots are scarce), and windows never take the last quarter of the byte cap, which
- * stays for exact mappings: scattered long-lived buffers therefore cannot pin enough
- * windows to starve anything.
+ * overlaps no other window, of which the buffer fills at least a quarter, and whose
+ * unused bytes fit the slop budget; 0 when the buffer should be mapped exactly. The
+ * budget for all windows' unused bytes is a quarter of the bytes buffers leave free
+ * (half when more than half the mapping slots are taken), and windows never take the
+ * last quarter of the byte cap, which stays for exact mappings: scattered long-lived
+ * buffers therefore cannot pin enough windows to starve anything.
  */
 static uint64_t adaptive_window(const struct dp_mapper *m, uint64_t pa, uint64_t len,
 				uint64_t *start)
@@ -326,13 +326,13 @@ static uint64_t adaptive_window(const struct dp_mapper *m, uint64_t pa, uint64_t
 	uint64_t need = pages(m, pa, len), max = m->cfg.max_bytes;
 	uint64_t use = st->live_bytes - st->slop;
 	uint64_t budget = use < max ? (max - use) / 4 : 0;
+	uint64_t lo = 0, hi = UINT64_MAX;
+	struct dp_tree_node *n;
+	int shift;
 
 	/* Short of mapping slots, bytes are the cheaper currency. */
 	if (st->live_mappings > m->cfg.max_mappings / 2)
 		budget *= 2;
-	uint64_t lo = 0, hi = UINT64_MAX;
-	struct dp_tree_node *n;
-	int shift;
 
 	n = dp_tree_floor(&m->windows, pa, 0);
 	if (n) {
