@@ -115,8 +115,10 @@ configure() {
 	echo "$flags" >"$bld/.dartpass-flags"
 }
 
-# Meson records the compiler it finds at configure time.
+# Meson records the compiler it finds at configure time. The compiler cache lives with
+# the other caches under build/, so deleting build/ really starts from nothing.
 [ -d /usr/lib/ccache ] && export PATH=/usr/lib/ccache:$PATH
+export CCACHE_DIR=${CCACHE_DIR:-$top/build/cache/ccache}
 fetch
 prepare_tree
 configure
