@@ -2,7 +2,8 @@
 # Coalescing-mapper benchmark: generates every synthetic trace kind and replays each
 # under every policy with DART's default caps (65536 mappings, 1.5 GiB, 16 KiB pages),
 # printing one table (peak host mappings and bytes, slop, host calls, refusals and
-# CPU ns per trace event including the DART model) and an SVG plot per trace, then
+# CPU ns per trace event including the DART model; the "floor" row is the lower bound
+# on any policy's peak host mappings) and an SVG plot per trace, then
 # the mapper's own CPU cost per event with a host that does no work.
 #
 #   bash bench/mapper.sh [TRACE...]     extra traces (e.g. recorded by the guest module)
