@@ -104,15 +104,17 @@ link_firmware() {
 configure() {
 	local flags="--target-list=$QEMU_TARGETS --without-default-features --enable-tcg --enable-fdt=system --enable-slirp --disable-docs --disable-download --disable-install-blobs --disable-debug-info --python=/usr/bin/python3"
 	[ "$(uname -s)" = Linux ] && flags="$flags --enable-kvm"
-	if [ "$(cat "$bld/.dartpass-flags" 2>/dev/null)" = "$flags" ] && [ -f "$bld/build.ninja" ]; then
+	# Meson records absolute paths: a moved checkout needs a fresh build directory.
+	local key="$flags in $bld"
+	if [ "$(cat "$bld/.dartpass-flags" 2>/dev/null)" = "$key" ] && [ -f "$bld/build.ninja" ]; then
 		return
 	fi
 	log "configuring: $flags"
-	mkdir -p "$bld"
+	rm -rf "$bld" && mkdir -p "$bld"
 	# shellcheck disable=SC2086
 	(cd "$bld" && "$src/configure" $flags >configure.log 2>&1) ||
 		{ tail -30 "$bld/configure.log"; exit 1; }
-	echo "$flags" >"$bld/.dartpass-flags"
+	echo "$key" >"$bld/.dartpass-flags"
 }
 
 # Meson records the compiler it finds at configure time. The compiler cache lives with

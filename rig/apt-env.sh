@@ -28,7 +28,8 @@ DP_MIRROR=${DP_MIRROR:-$(dp_mirror_derive)}
 dp_apt_setup() {
 	local arch=$1
 	local dir=$DP_APT/$arch
-	[ -f "$dir/apt.conf" ] && return 0
+	# The config names absolute paths: a moved checkout writes it again.
+	grep -qF "Dir::Cache \"$dir\";" "$dir/apt.conf" 2>/dev/null && return 0
 	mkdir -p "$dir/lists/partial" "$dir/archives/partial" "$dir/etc/preferences.d" "$dir/etc/sources.list.d"
 	: >"$dir/etc/sources.list"
 	local s
