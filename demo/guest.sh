@@ -12,13 +12,8 @@ dp_check "insmod pvdma" insmod /dp/mod/pvdma.ko
 pv=$(ls -d /sys/kernel/debug/pvdma/*/ | head -n1)
 faults0=$(sed -n 's/^faults //p' "${pv}host")
 dp_check "modprobe nvme e1000e" sh -c 'modprobe nvme && modprobe e1000e'
-i=0
-while { [ ! -b /dev/nvme0n1 ] || ! ip link show eth0 >/dev/null 2>&1; } && [ $i -lt 30 ]; do
-	sleep 1; i=$((i + 1))
-done
-dp_check "eth0 up" sh -c 'ip link set eth0 up && ip addr add 10.0.2.15/24 dev eth0'
-i=0
-while ! ip link show eth0 | grep -q LOWER_UP && [ $i -lt 30 ]; do sleep 1; i=$((i + 1)); done
+dp_wait 30 sh -c 'test -b /dev/nvme0n1 && ip link show eth0'
+dp_net_up
 dd if=/dev/urandom of=/tmp/data bs=1M count=256 2>/dev/null
 want=$(md5sum </tmp/data)
 dp_check "NVMe: write 256 MiB" dd if=/tmp/data of=/dev/nvme0n1 bs=1M oflag=direct

@@ -13,8 +13,7 @@ dp_check "insmod pvdma policy=exact trace=1" insmod /dp/mod/pvdma.ko policy=exac
 pv=$(ls -d /sys/kernel/debug/pvdma/*/ | head -n1)
 faults0=$(sed -n 's/^faults //p' "${pv}host")
 dp_check "modprobe ahci sd_mod" sh -c 'modprobe ahci && modprobe sd_mod'
-i=0
-while [ ! -b /dev/sda ] && [ $i -lt 30 ]; do sleep 1; i=$((i + 1)); done
+dp_wait 30 test -b /dev/sda
 dp_check "the managed AHCI disk appears" test -b /dev/sda
 dp_check "make 16 MiB of test data" dd if=/dev/urandom of=/tmp/data bs=1M count=16
 st() { sed -n "s/^$1 //p" "${pv}stats"; }

@@ -14,13 +14,8 @@ pv=$(ls -d /sys/kernel/debug/pvdma/*/ | head -n1)
 faults0=$(sed -n 's/^faults //p' "${pv}host")
 dp_check "both functions are managed" sh -c "test \$(wc -l <${pv}managed) = 2"
 dp_check "modprobe nvme e1000e" sh -c 'modprobe nvme && modprobe e1000e'
-i=0
-while { [ ! -b /dev/nvme0n1 ] || ! ip link show eth0 >/dev/null 2>&1; } && [ $i -lt 30 ]; do
-	sleep 1; i=$((i + 1))
-done
-dp_check "eth0 up" sh -c 'ip link set eth0 up && ip addr add 10.0.2.15/24 dev eth0'
-i=0
-while ! ip link show eth0 | grep -q LOWER_UP && [ $i -lt 30 ]; do sleep 1; i=$((i + 1)); done
+dp_wait 30 sh -c 'test -b /dev/nvme0n1 && ip link show eth0'
+dp_net_up
 dp_check "make test data" sh -c 'dd if=/dev/urandom of=/tmp/disk bs=1M count=96 && dd if=/dev/urandom of=/tmp/net bs=1M count=32'
 ( dd if=/tmp/disk of=/dev/nvme0n1 bs=64k oflag=direct 2>/dev/null &&
   dd if=/dev/nvme0n1 of=/tmp/disk.back bs=64k count=1536 iflag=direct 2>/dev/null; echo $? >/tmp/disk.rc ) &

@@ -10,3 +10,18 @@ dp_check() {
 		echo "DP-TEST not ok $_name"
 	fi
 }
+# dp_wait SECONDS CMD [ARGS...]: polls CMD once a second until it succeeds or time is up.
+dp_wait() {
+	_left=$1
+	shift
+	until "$@" >/dev/null 2>&1 || [ "$_left" -le 0 ]; do
+		sleep 1
+		_left=$((_left - 1))
+	done
+}
+# dp_net_up: brings eth0 up as 10.0.2.15 (QEMU user networking), checked, and waits for
+# the link.
+dp_net_up() {
+	dp_check "eth0 up" sh -c 'ip link set eth0 up && ip addr add 10.0.2.15/24 dev eth0'
+	dp_wait 30 sh -c 'ip link show eth0 | grep -q LOWER_UP'
+}

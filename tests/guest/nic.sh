@@ -13,12 +13,9 @@ dp_check "insmod pvdma" insmod /dp/mod/pvdma.ko
 dp_check "pvdma rebinds the already bound e1000e" sh -c 'dmesg | grep -q "e1000e bound before pvdma; rebinding"'
 pv=$(ls -d /sys/kernel/debug/pvdma/*/ | head -n1)
 faults0=$(sed -n 's/^faults //p' "${pv}host")
-i=0
-while ! ip link show eth0 >/dev/null 2>&1 && [ $i -lt 30 ]; do sleep 1; i=$((i + 1)); done
+dp_wait 30 ip link show eth0
 dp_check "e1000e's DMA goes through pvdma" sh -c 'dmesg | grep -q "e1000e.*pvdma: DMA goes through host-chosen bus addresses"'
-dp_check "eth0 up" sh -c 'ip link set eth0 up && ip addr add 10.0.2.15/24 dev eth0'
-i=0
-while ! ip link show eth0 | grep -q LOWER_UP && [ $i -lt 30 ]; do sleep 1; i=$((i + 1)); done
+dp_net_up
 dp_check "make 64 MiB of test data" dd if=/dev/urandom of=/tmp/data bs=1M count=64
 dp_check "64 MiB through the host's echo service" sh -c 'nc 10.0.2.100 7 </tmp/data >/tmp/back'
 dp_check "received what was sent" sh -c 'test "$(md5sum </tmp/data)" = "$(md5sum </tmp/back)"'

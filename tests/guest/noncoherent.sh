@@ -14,8 +14,7 @@ mount -t debugfs none /sys/kernel/debug 2>/dev/null
 dp_check "insmod pvdma" insmod /dp/mod/pvdma.ko
 pv=$(ls -d /sys/kernel/debug/pvdma/*/ | head -n1)
 dp_check "modprobe nvme" modprobe nvme
-i=0
-while [ ! -b /dev/nvme0n1 ] && [ $i -lt 30 ]; do sleep 1; i=$((i + 1)); done
+dp_wait 30 test -b /dev/nvme0n1
 dp_check "nvme is managed although not cache-coherent" sh -c 'dmesg | grep -q "nvme.*pvdma: DMA goes through host-chosen bus addresses (not cache-coherent"'
 dp_check "make 64 MiB of test data" dd if=/dev/urandom of=/tmp/data bs=1M count=64
 dp_check "write 64 MiB (O_DIRECT)" dd if=/tmp/data of=/dev/nvme0n1 bs=1M oflag=direct

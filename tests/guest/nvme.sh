@@ -15,8 +15,7 @@ pv=$(ls -d /sys/kernel/debug/pvdma/*/ | head -n1)
 faults0=$(sed -n 's/^faults //p' "${pv}host")
 echo "faults before Linux used the disk: $faults0"
 dp_check "modprobe nvme" modprobe nvme
-i=0
-while [ ! -b /dev/nvme0n1 ] && [ $i -lt 30 ]; do sleep 1; i=$((i + 1)); done
+dp_wait 30 test -b /dev/nvme0n1
 dp_check "nvme0n1 appears" test -b /dev/nvme0n1
 dp_check "nvme's DMA goes through pvdma" sh -c 'dmesg | grep -q "nvme.*pvdma: DMA goes through host-chosen bus addresses"'
 dp_check "make 256 MiB of test data" dd if=/dev/urandom of=/tmp/data bs=1M count=256

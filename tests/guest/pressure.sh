@@ -15,10 +15,7 @@ dp_check "insmod pvdma policy=exact" insmod /dp/mod/pvdma.ko policy=exact
 pv=$(ls -d /sys/kernel/debug/pvdma/*/ | head -n1)
 faults0=$(sed -n 's/^faults //p' "${pv}host")
 dp_check "modprobe nvme e1000e" sh -c 'modprobe nvme && modprobe e1000e'
-i=0
-while { [ ! -b /dev/nvme0n1 ] || ! ip link show eth0 >/dev/null 2>&1; } && [ $i -lt 30 ]; do
-	sleep 1; i=$((i + 1))
-done
+dp_wait 30 sh -c 'test -b /dev/nvme0n1 && ip link show eth0'
 dp_check "make 8 MiB of test data" dd if=/dev/urandom of=/tmp/data bs=1M count=8
 dp_check "write with mappings to spare" dd if=/tmp/data of=/dev/nvme0n1 bs=256k oflag=direct
 dp_check "link up: the receive ring fills" ip link set eth0 up

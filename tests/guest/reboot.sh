@@ -7,6 +7,5 @@
 #@ host-live-after: nonzero
 dp_check "insmod pvdma" insmod /dp/mod/pvdma.ko
 dp_check "modprobe nvme" modprobe nvme
-i=0
-while [ ! -b /dev/nvme0n1 ] && [ $i -lt 30 ]; do sleep 1; i=$((i + 1)); done
+dp_wait 30 test -b /dev/nvme0n1
 dp_check "I/O through pvdma" dd if=/dev/nvme0n1 of=/dev/null bs=1M count=16 iflag=direct

@@ -14,13 +14,8 @@ mount -t debugfs none /sys/kernel/debug 2>/dev/null
 dp_check "insmod pvdma trace=1" insmod /dp/mod/pvdma.ko trace=1
 pv=$(ls -d /sys/kernel/debug/pvdma/*/ | head -n1)
 dp_check "modprobe nvme e1000e" sh -c 'modprobe nvme && modprobe e1000e'
-i=0
-while { [ ! -b /dev/nvme0n1 ] || ! ip link show eth0 >/dev/null 2>&1; } && [ $i -lt 30 ]; do
-	sleep 1; i=$((i + 1))
-done
-dp_check "eth0 up" sh -c 'ip link set eth0 up && ip addr add 10.0.2.15/24 dev eth0'
-i=0
-while ! ip link show eth0 | grep -q LOWER_UP && [ $i -lt 30 ]; do sleep 1; i=$((i + 1)); done
+dp_wait 30 sh -c 'test -b /dev/nvme0n1 && ip link show eth0'
+dp_net_up
 dp_check "make 16 MiB of test data" dd if=/dev/urandom of=/tmp/data bs=1M count=16
 dp_check "disk: write 16 MiB in mixed request sizes" sh -c 'dd if=/tmp/data of=/dev/nvme0n1 bs=4k count=1024 oflag=direct && dd if=/tmp/data of=/dev/nvme0n1 bs=1M seek=4 skip=4 count=12 oflag=direct'
 dp_check "disk: read back" test "$(md5sum </tmp/data)" = "$(dd if=/dev/nvme0n1 bs=64k count=256 iflag=direct 2>/dev/null | md5sum)"
