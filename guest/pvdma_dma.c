@@ -135,22 +135,27 @@ static struct device *pvdma_shadow(struct device *dev)
 	return pvdma_dev->shadow[dev_is_dma_coherent(dev)];
 }
 
-static void pvdma_sync_for_device(struct device *dev, phys_addr_t phys, size_t size,
-				  enum dma_data_direction dir)
+/* Cache maintenance of a physical range, where dev is not coherent. */
+static void pvdma_sync(struct device *dev, phys_addr_t phys, size_t size,
+		       enum dma_data_direction dir, bool for_device)
 {
 	if (dev_is_dma_coherent(dev))
 		return;
-	dma_sync_single_for_device(pvdma_shadow(dev), phys, size, dir);
+	if (for_device)
+		dma_sync_single_for_device(pvdma_shadow(dev), phys, size, dir);
+	else
+		dma_sync_single_for_cpu(pvdma_shadow(dev), phys, size, dir);
 	atomic64_inc(&pvdma_dev->syncs);
 }
 
-static void pvdma_sync_for_cpu(struct device *dev, phys_addr_t phys, size_t size,
-			       enum dma_data_direction dir)
+static void pvdma_sync_sgl(struct device *dev, struct scatterlist *sgl, int nents,
+			   enum dma_data_direction dir, bool for_device)
 {
-	if (dev_is_dma_coherent(dev))
-		return;
-	dma_sync_single_for_cpu(pvdma_shadow(dev), phys, size, dir);
-	atomic64_inc(&pvdma_dev->syncs);
+	struct scatterlist *s;
+	int i;
+
+	for_each_sg(sgl, s, nents, i)
+		pvdma_sync(dev, sg_phys(s), s->length, dir, for_device);
 }
 
 static struct device *pvdma_shadow_new(struct pvdma *pv, bool coherent)
@@ -238,7 +243,7 @@ static dma_addr_t pvdma_map(struct device *dev, phys_addr_t phys, size_t size,
 		return DMA_MAPPING_ERROR;
 	}
 	if (!(attrs & DMA_ATTR_SKIP_CPU_SYNC))
-		pvdma_sync_for_device(dev, phys, size, dir);
+		pvdma_sync(dev, phys, size, dir, true);
 	return iova;
 }
 
@@ -257,7 +262,7 @@ static u64 pvdma_unmap(struct device *dev, dma_addr_t addr, size_t size,
 	raw_spin_unlock_irqrestore(&pv->lock, flags);
 	/* The driver still owns the buffer; the host mapping was all that went. */
 	if (pa != U64_MAX && !(attrs & DMA_ATTR_SKIP_CPU_SYNC))
-		pvdma_sync_for_cpu(dev, pa, size, dir);
+		pvdma_sync(dev, pa, size, dir, false);
 	return pa;
 }
 
@@ -338,8 +343,7 @@ static int pvdma_map_sg(struct device *dev, struct scatterlist *sgl, int nents,
 		return pvdma_status_to_errno(ret);
 	}
 	if (!(attrs & DMA_ATTR_SKIP_CPU_SYNC))
-		for_each_sg(sgl, s, nents, i)
-			pvdma_sync_for_device(dev, sg_phys(s), s->length, dir);
+		pvdma_sync_sgl(dev, sgl, nents, dir, true);
 	return nents;
 }
 
@@ -358,52 +362,44 @@ static void pvdma_unmap_sg(struct device *dev, struct scatterlist *sgl, int nent
 	dp_mapper_batch_end(&pv->mapper);
 	raw_spin_unlock_irqrestore(&pv->lock, flags);
 	if (!(attrs & DMA_ATTR_SKIP_CPU_SYNC))
-		for_each_sg(sgl, s, nents, i)
-			pvdma_sync_for_cpu(dev, sg_phys(s), s->length, dir);
+		pvdma_sync_sgl(dev, sgl, nents, dir, false);
+}
+
+/* A streaming map's bus address back to its pages, for the sync_single ops. */
+static void pvdma_sync_single(struct device *dev, dma_addr_t addr, size_t size,
+			      enum dma_data_direction dir, bool for_device)
+{
+	u64 phys;
+
+	if (dev_is_dma_coherent(dev))
+		return;
+	phys = pvdma_phys(addr);
+	if (phys != U64_MAX)
+		pvdma_sync(dev, phys, size, dir, for_device);
 }
 
 static void pvdma_sync_single_for_cpu(struct device *dev, dma_addr_t addr, size_t size,
 				      enum dma_data_direction dir)
 {
-	u64 phys;
-
-	if (dev_is_dma_coherent(dev))
-		return;
-	phys = pvdma_phys(addr);
-	if (phys != U64_MAX)
-		pvdma_sync_for_cpu(dev, phys, size, dir);
+	pvdma_sync_single(dev, addr, size, dir, false);
 }
 
 static void pvdma_sync_single_for_device(struct device *dev, dma_addr_t addr, size_t size,
 					 enum dma_data_direction dir)
 {
-	u64 phys;
-
-	if (dev_is_dma_coherent(dev))
-		return;
-	phys = pvdma_phys(addr);
-	if (phys != U64_MAX)
-		pvdma_sync_for_device(dev, phys, size, dir);
+	pvdma_sync_single(dev, addr, size, dir, true);
 }
 
 static void pvdma_sync_sg_for_cpu(struct device *dev, struct scatterlist *sgl, int nents,
 				  enum dma_data_direction dir)
 {
-	struct scatterlist *s;
-	int i;
-
-	for_each_sg(sgl, s, nents, i)
-		pvdma_sync_for_cpu(dev, sg_phys(s), s->length, dir);
+	pvdma_sync_sgl(dev, sgl, nents, dir, false);
 }
 
 static void pvdma_sync_sg_for_device(struct device *dev, struct scatterlist *sgl, int nents,
 				     enum dma_data_direction dir)
 {
-	struct scatterlist *s;
-	int i;
-
-	for_each_sg(sgl, s, nents, i)
-		pvdma_sync_for_device(dev, sg_phys(s), s->length, dir);
+	pvdma_sync_sgl(dev, sgl, nents, dir, true);
 }
 
 /*
