@@ -94,7 +94,35 @@ struct buf {
 struct bufs {
 	struct buf **slot;
 	size_t mask;
+	size_t drained;		/* slots bufs_pop() has emptied */
 };
+
+/* A table sized for a trace of n events; 0, or -1 without memory. */
+static int bufs_init(struct bufs *b, size_t n)
+{
+	*b = (struct bufs){ .mask = 65535 };
+	while (b->mask < n)
+		b->mask = 2 * b->mask + 1;
+	b->slot = calloc(b->mask + 1, sizeof(*b->slot));
+	return b->slot ? 0 : -1;
+}
+
+/* Takes out any live buffer (the caller frees it); NULL, and the table freed, at the end. */
+static struct buf *bufs_pop(struct bufs *b)
+{
+	struct buf *x;
+
+	for (; b->drained <= b->mask; b->drained++) {
+		x = b->slot[b->drained];
+		if (x) {
+			b->slot[b->drained] = x->next;
+			return x;
+		}
+	}
+	free(b->slot);
+	b->slot = NULL;
+	return NULL;
+}
 
 static size_t buf_hash(const struct bufs *b, uint64_t pa, uint64_t len, uint32_t dev)
 {
@@ -221,22 +249,19 @@ static uint64_t cover_floor(struct range *r, size_t n, uint64_t cap, bool *over)
 static uint64_t trace_floor(const struct trace *t, bool *over)
 {
 	uint64_t g = 1ull << opt_granule_shift, best = 0;
-	struct bufs b = { .mask = 65535 };
-	struct range *r;
+	struct range *r = malloc((t->n ? t->n : 1) * sizeof(*r));
+	struct buf *x;
+	struct bufs b;
 	size_t i, k, n, s;
 
-	while (b.mask < t->n)
-		b.mask = 2 * b.mask + 1;
-	b.slot = calloc(b.mask + 1, sizeof(*b.slot));
-	r = malloc((t->n ? t->n : 1) * sizeof(*r));
-	if (!b.slot || !r) {
+	if (bufs_init(&b, t->n) || !r) {
 		fprintf(stderr, "dartpass sim: out of memory\n");
 		exit(1);
 	}
 	*over = false;
 	for (i = 0, k = 1; i < t->n; i++) {
 		const struct dp_trace_rec *e = &t->rec[i];
-		struct buf **p = buf_find(&b, e), *x;
+		struct buf **p = buf_find(&b, e);
 
 		if (e->op == 'M') {
 			x = calloc(1, sizeof(*x));
@@ -262,15 +287,8 @@ static uint64_t trace_floor(const struct trace *t, bool *over)
 		if (n > best)
 			best = n;
 	}
-	for (i = 0; i <= b.mask; i++) {
-		while (b.slot[i]) {
-			struct buf *x = b.slot[i];
-
-			b.slot[i] = x->next;
-			free(x);
-		}
-	}
-	free(b.slot);
+	while ((x = bufs_pop(&b)))
+		free(x);
 	free(r);
 	return best;
 }
@@ -287,20 +305,18 @@ static int replay(const struct trace *t, enum dp_policy policy, struct result *r
 		.max_mappings = opt_max_mappings, .max_bytes = opt_max_bytes,
 		.window_shift = opt_window_shift,
 	};
-	struct bufs b = { .mask = 65535 };
 	struct dp_dart dart;
 	struct dp_mapper m;
 	struct timespec t0, t1;
+	struct bufs b;
+	struct buf *x;
 	uint64_t null_next = 1ull << 40;
 	size_t i, k;
 	int ret = 0;
 
-	while (b.mask < t->n)
-		b.mask = 2 * b.mask + 1;
-	b.slot = calloc(b.mask + 1, sizeof(*b.slot));
 	res->plot_maps = calloc(PLOT_POINTS, sizeof(uint32_t));
 	res->plot_mib = calloc(PLOT_POINTS, sizeof(uint32_t));
-	if (!b.slot || !res->plot_maps || !res->plot_mib ||
+	if (bufs_init(&b, t->n) || !res->plot_maps || !res->plot_mib ||
 	    dp_dart_init(&dart, &dc) != PVDMA_S_OK ||
 	    dp_mapper_init(&m, &mc, opt_null_host ? &null_ops : &dp_dart_host_ops,
 			   opt_null_host ? (void *)&null_next : &dart) != PVDMA_S_OK) {
@@ -310,7 +326,7 @@ static int replay(const struct trace *t, enum dp_policy policy, struct result *r
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (i = 0, k = 0; i < t->n; i++) {
 		const struct dp_trace_rec *r = &t->rec[i];
-		struct buf **p = buf_find(&b, r), *x;
+		struct buf **p = buf_find(&b, r);
 
 		if (r->op == 'M') {
 			uint64_t iova;
@@ -350,15 +366,10 @@ static int replay(const struct trace *t, enum dp_policy policy, struct result *r
 			 (t->n ? t->n : 1);
 	res->st = m.stats;
 	/* Whatever the trace left mapped goes now; nothing may remain in the DART. */
-	for (i = 0; i <= b.mask; i++) {
-		while (b.slot[i]) {
-			struct buf *x = b.slot[i];
-
-			b.slot[i] = x->next;
-			if (dp_mapper_unmap(&m, x->iova, x->len) != PVDMA_S_OK)
-				ret = -1;
-			free(x);
-		}
+	while ((x = bufs_pop(&b))) {
+		if (dp_mapper_unmap(&m, x->iova, x->len) != PVDMA_S_OK)
+			ret = -1;
+		free(x);
 	}
 	dp_mapper_destroy(&m);
 	if (dart.stats.live_mappings || dart.stats.live_bytes) {
@@ -367,7 +378,6 @@ static int replay(const struct trace *t, enum dp_policy policy, struct result *r
 		ret = -1;
 	}
 	dp_dart_destroy(&dart);
-	free(b.slot);
 	return ret;
 }
 
