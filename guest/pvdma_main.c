@@ -240,7 +240,7 @@ static void pvdma_claim_bound(struct pvdma *pv)
 
 static int pvdma_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 {
-	struct dp_map_config mc = { .window_shift = 18 };
+	struct dp_map_config mc = { .window_shift = 18, .slop_share = 25 };
 	struct pvdma *pv;
 	int ret;
 

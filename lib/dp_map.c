@@ -279,7 +279,8 @@ int dp_mapper_init(struct dp_mapper *m, const struct dp_map_config *cfg,
 	if (cfg->policy >= DP_POLICY_COUNT || cfg->granule_shift < 12 ||
 	    cfg->granule_shift > 30 || !cfg->max_mappings || !cfg->max_bytes ||
 	    (cfg->policy == DP_POLICY_WINDOW &&
-	     (cfg->window_shift < cfg->granule_shift || cfg->window_shift > 30)))
+	     (cfg->window_shift < cfg->granule_shift || cfg->window_shift > 30)) ||
+	    (cfg->policy == DP_POLICY_ADAPTIVE && cfg->slop_share > 100))
 		return PVDMA_S_INVALID;
 	*m = (struct dp_mapper){ .cfg = *cfg, .ops = ops, .host = host };
 	m->idle.idle_next = m->idle.idle_prev = &m->idle;
@@ -311,28 +312,35 @@ static struct dp_hmap *window_find(const struct dp_mapper *m, uint64_t pa, uint6
 }
 
 /*
+ * Adaptive: how many unused bytes all windows may hold. slop_share percent of the bytes
+ * buffers leave free, twice that when more than half the mapping slots are taken (then
+ * bytes are the cheaper currency). Slop pinned by a long-lived buffer cannot be taken
+ * back, so the budget shrinks as buffers grow and never reaches the byte cap.
+ */
+static uint64_t slop_budget(const struct dp_mapper *m)
+{
+	const struct dp_map_stats *st = &m->stats;
+	uint64_t use = st->live_bytes - st->slop, max = m->cfg.max_bytes;
+	uint64_t budget = use < max ? (max - use) / 100 * m->cfg.slop_share : 0;
+
+	return st->live_mappings > m->cfg.max_mappings / 2 ? 2 * budget : budget;
+}
+
+/*
  * Adaptive: the largest aligned window (2 MiB down to 4 pages) around the buffer that
- * overlaps no other window, of which the buffer fills at least a quarter, and whose
- * unused bytes fit the slop budget; 0 when the buffer should be mapped exactly. The
- * budget for all windows' unused bytes is a quarter of the bytes buffers leave free
- * (half when more than half the mapping slots are taken), and windows never take the
- * last quarter of the byte cap, which stays for exact mappings: scattered long-lived
- * buffers therefore cannot pin enough windows to starve anything.
+ * overlaps no other window, is at least four times the buffer (room for neighbours),
+ * and whose unused bytes fit the slop budget once idle windows are released; 0 when
+ * the buffer should be mapped exactly.
  */
 static uint64_t adaptive_window(const struct dp_mapper *m, uint64_t pa, uint64_t len,
 				uint64_t *start)
 {
 	const struct dp_map_stats *st = &m->stats;
-	uint64_t need = pages(m, pa, len), max = m->cfg.max_bytes;
-	uint64_t use = st->live_bytes - st->slop;
-	uint64_t budget = use < max ? (max - use) / 4 : 0;
+	uint64_t need = pages(m, pa, len), budget = slop_budget(m);
+	uint64_t busy_slop = st->slop - st->idle_bytes;
 	uint64_t lo = 0, hi = UINT64_MAX;
 	struct dp_tree_node *n;
 	int shift;
-
-	/* Short of mapping slots, bytes are the cheaper currency. */
-	if (st->live_mappings > m->cfg.max_mappings / 2)
-		budget *= 2;
 
 	n = dp_tree_floor(&m->windows, pa, 0);
 	if (n) {
@@ -356,8 +364,7 @@ static uint64_t adaptive_window(const struct dp_mapper *m, uint64_t pa, uint64_t
 			ws = lo;
 		if (we > hi)
 			we = hi;
-		if (st->slop + (we - ws - need) > budget ||
-		    st->live_bytes + (we - ws) > max - max / 4)
+		if (busy_slop + (we - ws - need) > budget)
 			continue;
 		*start = ws;
 		return we - ws;
@@ -379,8 +386,14 @@ static int map_host(struct dp_mapper *m, uint64_t pa, uint64_t len, unsigned int
 					   true, out);
 		break;
 	case DP_POLICY_ADAPTIVE:
-		/* A window is worth having only without evicting anything for it. */
+		/*
+		 * Idle windows give way to a window that is wanted now (each would be
+		 * unmapped some day anyway), but no cap is pushed for one.
+		 */
 		w = adaptive_window(m, pa, len, &ws);
+		while (w && m->stats.slop + (w - pages(m, pa, len)) > slop_budget(m))
+			if (!evict_one(m))
+				w = 0;
 		if (w && hmap_create(m, ws, w, PVDMA_MAP_READ | PVDMA_MAP_WRITE, true, false,
 				     out) == PVDMA_S_OK)
 			return PVDMA_S_OK;

@@ -12,11 +12,12 @@
  *             (256 KiB), mapped read-write; buffers that straddle a window boundary
  *             or exceed a window are mapped exactly; a window is unmapped when its
  *             last buffer goes;
- *   adaptive  windows whose size follows the byte headroom and a budget for unused
- *             mapped bytes (slop), so dense regions share one mapping while scattered
- *             long-lived buffers fall back to exact mappings instead of pinning
- *             windows; idle windows are kept for reuse within a small budget and are
- *             the first thing released under pressure.
+ *   adaptive  windows whose size follows a budget for unused mapped bytes (slop),
+ *             a share of the bytes buffers leave free, so dense regions share one
+ *             mapping while scattered long-lived buffers fall back to exact mappings
+ *             instead of pinning windows; idle windows are kept for reuse within a
+ *             small budget and are the first thing released, under pressure or to
+ *             make slop room for a new window.
  *
  * The host is reached through dp_host_ops (the pvdma doorbell in the guest module, the
  * DART model in the simulator), one list of requests per call. A batch groups the
@@ -71,6 +72,12 @@ struct dp_map_config {
 	uint32_t max_mappings;		/* host caps, as pvdma advertises them */
 	uint64_t max_bytes;
 	uint32_t window_shift;		/* window policy: 18 = 256 KiB */
+	/*
+	 * adaptive: percent of the free bytes (the byte cap minus buffers' pages) that
+	 * windows' unused bytes may take. More windows mean fewer host requests, and
+	 * fewer bytes left for buffers that arrive while the windows live: 25.
+	 */
+	uint32_t slop_share;
 };
 
 /* One host mapping. */

@@ -9,7 +9,7 @@ dir=$top/build/sim-test
 mkdir -p "$dir"
 make -s -C "$top" tools || { echo "not ok - dartpass builds"; exit 1; }
 
-kinds="load uvm alloc16m coherent churn overcommit"
+kinds="load uvm staging alloc16m coherent churn overcommit"
 traces=()
 for k in $kinds; do
 	"$dp" gen --seed=7 "$k" >"$dir/$k.trace" || echo "not ok - gen $k"
@@ -27,7 +27,7 @@ sed 's/^/# /' "$dir/table"
 get() { awk -v t="$1.trace" -v p="$2" -v f="$3" '$1 == t && $2 == p { print $f }' "$dir/table"; }
 check() { if eval "$1"; then echo "ok - $2"; else echo "not ok - $2 ($1)"; fi; }
 
-for k in load uvm alloc16m coherent churn; do
+for k in load uvm staging alloc16m coherent churn; do
 	check "[ '$(get $k adaptive 9)' = 0 ]" "adaptive refuses nothing on $k, which fits the caps"
 done
 ex=$(get overcommit exact 9) win=$(get overcommit window 9) ad=$(get overcommit adaptive 9)
@@ -35,9 +35,21 @@ best=$((ex < win ? ex : win))
 check "[ $ad -gt 0 ] && [ $ad -le $best ]" \
 	"overcommit: adaptive refuses ($ad), no more than the better of exact and window ($best)"
 check "[ $(get churn window 9) -gt 0 ]" "churn: scattered long-lived buffers make window refuse"
+check "[ $(get staging window 9) -gt 0 ]" "staging: window's slop makes it refuse buffers that fit"
+# field 7: host requests, counting the unmaps of what a trace leaves mapped
+for k in load alloc16m coherent; do
+	check "[ $(get $k adaptive 7) -le $(get $k window 7) ]" \
+		"$k: adaptive needs no more host requests than window ($(get $k adaptive 7) vs $(get $k window 7))"
+done
+# On uvm, window's fewer requests are bought with bytes: a budget that buys as many
+# (--slop-share=75) refuses where the live data fits, like window does on staging.
+"$dp" sim --slop-share=75 --policy=adaptive "$dir/uvm.trace" "$dir/staging.trace" >"$dir/share75"
+s75() { awk -v t="$1.trace" -v f="$2" '$1 == t && $2 == "adaptive" { print $f }' "$dir/share75"; }
+check "[ $(s75 uvm 7) -le $(get uvm window 7) ] && [ $(s75 staging 9) -gt 0 ]" \
+	"uvm: a slop share of 75% matches window's requests ($(s75 uvm 7) vs $(get uvm window 7)) and refuses $(s75 staging 9) maps on staging"
 # The floor row bounds from below the peak of every policy that refused nothing; where
 # even the floor is not 10x under exact, no policy can meet the 10x headroom target.
-for k in load uvm alloc16m coherent churn; do
+for k in load uvm staging alloc16m coherent churn; do
 	fl=$(get $k floor 4) ex=$(get $k exact 4) ad=$(get $k adaptive 4)
 	below=$(awk -v t="$k.trace" -v f="$fl" '$1 == t && $2 != "floor" && $9 == 0 && $4 < f' "$dir/table")
 	check "[ -z '$below' ]" "$k: no policy that refused nothing peaks below the floor of $fl host mappings"

@@ -101,7 +101,7 @@ static int run(enum dp_policy policy, unsigned long long seed, uint64_t *refused
 				     .max_bytes = 4ull << 20 };
 	struct dp_map_config mc = { .policy = policy, .granule_shift = 14,
 				    .max_mappings = 48, .max_bytes = 4ull << 20,
-				    .window_shift = 18 };
+				    .window_shift = 18, .slop_share = 25 };
 	static struct ref_buf bufs[NBUF];
 	struct dp_dart d;
 	struct dp_mapper m;
@@ -184,7 +184,8 @@ static void test_sharing(void)
 
 	for (p = 0; p < DP_POLICY_COUNT; p++) {
 		struct dp_map_config mc = { .policy = p, .granule_shift = 14, .max_mappings = 1024,
-					    .max_bytes = 1ull << 30, .window_shift = 18 };
+					    .max_bytes = 1ull << 30, .window_shift = 18,
+					    .slop_share = 25 };
 		int ok = 1;
 
 		dp_dart_init(&d, &dc);
@@ -207,6 +208,43 @@ static void test_sharing(void)
 		dp_mapper_destroy(&m);
 		dp_dart_destroy(&d);
 	}
+}
+
+/*
+ * Adaptive: an idle window is released to make slop room for a window wanted now. With
+ * 64 MiB and 54 MiB of buffers, the budget is 2.5 MiB: a 2 MiB idle window leaves no
+ * room for another 2 MiB window unless it goes.
+ */
+static void test_idle_gives_way(void)
+{
+	struct dp_dart_config dc = { .aperture_base = G, .aperture_size = 1ull << 32,
+				     .granule_shift = 14, .max_mappings = 1024,
+				     .max_bytes = 64ull << 20 };
+	struct dp_map_config mc = { .policy = DP_POLICY_ADAPTIVE, .granule_shift = 14,
+				    .max_mappings = 1024, .max_bytes = 64ull << 20,
+				    .slop_share = 25 };
+	uint64_t iova, big;
+	struct dp_dart d;
+	struct dp_mapper m;
+	int ok;
+
+	dp_dart_init(&d, &dc);
+	dp_mapper_init(&m, &mc, &dp_dart_host_ops, &d);
+	ok = dp_mapper_map(&m, 1ull << 30, 4096, PVDMA_MAP_READ, &iova) == PVDMA_S_OK &&
+	     dp_mapper_unmap(&m, iova, 4096) == PVDMA_S_OK;
+	ok &= m.stats.idle_mappings == 1 && m.stats.idle_bytes == 2u << 20;
+	ok &= dp_mapper_map(&m, 2ull << 30, 54u << 20, PVDMA_MAP_READ, &big) == PVDMA_S_OK;
+	ok &= dp_mapper_map(&m, 3ull << 30, 4096, PVDMA_MAP_READ, &iova) == PVDMA_S_OK;
+	DP_CHECK(ok && m.stats.evictions == 1 && m.stats.idle_mappings == 0 &&
+		 m.stats.live_bytes == 56u << 20,
+		 "adaptive: an idle window gives way to a 2 MiB window wanted now "
+		 "(evictions %llu, live %llu MiB)", (unsigned long long)m.stats.evictions,
+		 (unsigned long long)(m.stats.live_bytes >> 20));
+	dp_mapper_destroy(&m);
+	mc.slop_share = 101;
+	DP_CHECK(dp_mapper_init(&m, &mc, &dp_dart_host_ops, &d) == PVDMA_S_INVALID,
+		 "adaptive: a slop share above 100%% is rejected");
+	dp_dart_destroy(&d);
 }
 
 /* The DART model, except that the host refuses the third map of every call. */
@@ -250,7 +288,8 @@ static void test_batch(void)
 
 	for (p = 0; p < DP_POLICY_COUNT; p++) {
 		struct dp_map_config mc = { .policy = p, .granule_shift = 14, .max_mappings = 48,
-					    .max_bytes = 1ull << 30, .window_shift = 18 };
+					    .max_bytes = 1ull << 30, .window_shift = 18,
+					    .slop_share = 25 };
 		const char *name = dp_policy_name(p);
 
 		dp_dart_init(&d, &dc);
@@ -318,6 +357,7 @@ int main(void)
 {
 	test_policies();
 	test_sharing();
+	test_idle_gives_way();
 	test_batch();
 	test_trace_format();
 	return dp_test_done();

@@ -116,25 +116,54 @@ static void gen_load(struct gen *g)
 }
 
 /*
- * CUDA/UVM: migration of 2 MiB blocks (mapped whole) and of 64 KiB pages within other
- * 2 MiB-aligned chunks; about 300 blocks and 6000 64 KiB pages live.
+ * One step of UVM migration: a 2 MiB block mapped whole, or 1..8 64 KiB pages within
+ * another 2 MiB-aligned chunk (each page counts in *i).
  */
+static void uvm_step(struct gen *g, int *i, int n)
+{
+	if (below(g, 20) == 0) {
+		buffer(g, contiguous(g, 2 * MiB, 2 * MiB), 2 * MiB, PVDMA_MAP_READ |
+		       PVDMA_MAP_WRITE, 300 * 20 * 1000);
+	} else {
+		uint64_t chunk = contiguous(g, 2 * MiB, 2 * MiB);
+		int k, pages = 1 + below(g, 8);
+
+		for (k = 0; k < pages && *i < n; k++, (*i)++)
+			buffer(g, chunk + below(g, 32) * 64 * KiB, 64 * KiB,
+			       PVDMA_MAP_READ | PVDMA_MAP_WRITE, 6000 * 1000);
+	}
+}
+
+/* CUDA/UVM: about 300 2 MiB blocks and 6000 64 KiB pages live (uvm_step). */
 static void gen_uvm(struct gen *g)
 {
 	int i, n = 60000 * opt_scale;
 
-	for (i = 0; i < n; i++) {
-		if (below(g, 20) == 0) {
-			buffer(g, contiguous(g, 2 * MiB, 2 * MiB), 2 * MiB, PVDMA_MAP_READ |
-			       PVDMA_MAP_WRITE, 300 * 20 * 1000);
-		} else {
-			uint64_t chunk = contiguous(g, 2 * MiB, 2 * MiB);
-			int k, pages = 1 + below(g, 8);
+	for (i = 0; i < n; i++)
+		uvm_step(g, &i, n);
+}
 
-			for (k = 0; k < pages && i < n; k++, i++)
-				buffer(g, chunk + below(g, 32) * 64 * KiB, 64 * KiB,
-				       PVDMA_MAP_READ | PVDMA_MAP_WRITE, 6000 * 1000);
+/*
+ * UVM traffic while the application stages data: every 4 ms, forty 16 MiB buffers
+ * (640 MiB) mapped at once for 1 ms. Live data peaks near 1.2 GiB, inside the byte
+ * cap, but only if streaming windows have not spent the rest of it.
+ */
+static void gen_staging(struct gen *g)
+{
+	uint64_t next = 0;
+	int i, k, n = 60000 * opt_scale;
+
+	for (i = 0; i < n; i++) {
+		for (k = 0; g->now >= next && k < 40; k++) {
+			uint64_t pa = contiguous(g, 16 * MiB, 2 * MiB);
+			unsigned int d = dir(g);
+
+			push(g, g->now + k, 'M', pa, 16 * MiB, d);
+			push(g, g->now + 1000 * 1000 + k, 'U', pa, 16 * MiB, d);
 		}
+		if (k)
+			next = g->now + 4000 * 1000;
+		uvm_step(g, &i, n);
 	}
 }
 
@@ -204,6 +233,7 @@ static const struct {
 } kinds[] = {
 	{ "load", gen_load, "game loading: bursts of 4 KiB maps inside larger regions" },
 	{ "uvm", gen_uvm, "CUDA/UVM: 64 KiB pages and 2 MiB blocks" },
+	{ "staging", gen_staging, "UVM traffic plus bursts of 16 MiB staging buffers" },
 	{ "alloc16m", gen_alloc16m, "16 MiB allocations with turnover" },
 	{ "coherent", gen_coherent, "long-lived coherent buffers plus streaming maps" },
 	{ "churn", gen_churn, "hours of churn leaving scattered long-lived small buffers" },

@@ -20,6 +20,7 @@ static uint64_t opt_max_mappings = 65536;
 static uint64_t opt_max_bytes = 1536ull << 20;
 static uint64_t opt_granule_shift = 14;
 static uint64_t opt_window_shift = 18;
+static uint64_t opt_slop_share = 25;
 static uint64_t opt_aperture = 64ull << 30;
 static const char *opt_svg;
 static bool opt_check;
@@ -31,6 +32,8 @@ static const struct dp_opt sim_opts[] = {
 	{ "max-bytes", DP_OPT_U64, &opt_max_bytes, "host cap on mapped bytes" },
 	{ "granule-shift", DP_OPT_U64, &opt_granule_shift, "log2 of the host page" },
 	{ "window-shift", DP_OPT_U64, &opt_window_shift, "log2 of the window policy's window" },
+	{ "slop-share", DP_OPT_U64, &opt_slop_share,
+	  "percent of the free bytes the adaptive policy's windows may leave unused" },
 	{ "aperture", DP_OPT_U64, &opt_aperture, "bus-address space of the host" },
 	{ "svg", DP_OPT_STR, &opt_svg, "write a plot of live mappings and bytes to this file" },
 	{ "null-host", DP_OPT_BOOL, &opt_null_host,
@@ -303,7 +306,7 @@ static int replay(const struct trace *t, enum dp_policy policy, struct result *r
 	struct dp_map_config mc = {
 		.policy = policy, .granule_shift = opt_granule_shift,
 		.max_mappings = opt_max_mappings, .max_bytes = opt_max_bytes,
-		.window_shift = opt_window_shift,
+		.window_shift = opt_window_shift, .slop_share = opt_slop_share,
 	};
 	struct dp_dart dart;
 	struct dp_mapper m;
@@ -365,13 +368,17 @@ static int replay(const struct trace *t, enum dp_policy policy, struct result *r
 	res->ns_per_op = ((t1.tv_sec - t0.tv_sec) * 1e9 + (t1.tv_nsec - t0.tv_nsec)) /
 			 (t->n ? t->n : 1);
 	res->st = m.stats;
-	/* Whatever the trace left mapped goes now; nothing may remain in the DART. */
+	/*
+	 * Whatever the trace left mapped goes now; nothing may remain in the DART. Those
+	 * unmaps count: a policy that ends with more live mappings owes more of them.
+	 */
 	while ((x = bufs_pop(&b))) {
 		if (dp_mapper_unmap(&m, x->iova, x->len) != PVDMA_S_OK)
 			ret = -1;
 		free(x);
 	}
 	dp_mapper_destroy(&m);
+	res->st.host_unmaps = m.stats.host_unmaps;
 	if (dart.stats.live_mappings || dart.stats.live_bytes) {
 		fprintf(stderr, "dartpass sim: %s leaked %llu host mappings\n",
 			dp_policy_name(policy), (unsigned long long)dart.stats.live_mappings);
