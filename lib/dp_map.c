@@ -74,13 +74,33 @@ static void idle_append(struct dp_mapper *m, struct dp_hmap *h)
 	m->stats.idle_bytes += h->size;
 }
 
+/*
+ * The pa index a host mapping is found by: windows (which never overlap), or under
+ * adaptive the exact mappings (which may; key2, the buffer map that created one, keeps
+ * them apart the same way in kernel and user space), so that a buffer whose pages one
+ * already covers shares it. NULL: found by iova only.
+ */
+static struct dp_tree *pa_index(struct dp_mapper *m, const struct dp_hmap *h)
+{
+	if (h->window)
+		return &m->windows;
+	return m->cfg.policy == DP_POLICY_ADAPTIVE ? &m->exacts : NULL;
+}
+
+static void pa_index_remove(struct dp_mapper *m, struct dp_hmap *h)
+{
+	struct dp_tree *t = pa_index(m, h);
+
+	if (t)
+		dp_tree_remove(t, &h->by_pa);
+}
+
 /* Forgets a planned mapping the host never made. */
 static void hmap_drop(struct dp_mapper *m, struct dp_hmap *h)
 {
 	struct dp_map_stats *st = &m->stats;
 
-	if (h->window)
-		dp_tree_remove(&m->windows, &h->by_pa);
+	pa_index_remove(m, h);
 	st->live_mappings--;
 	st->live_bytes -= h->size;
 	st->slop -= hmap_slop(h);
@@ -95,8 +115,7 @@ static void hmap_release(struct dp_mapper *m, struct dp_hmap *h)
 	if (h->idle_next)
 		idle_unlink(m, h);
 	dp_tree_remove(&m->by_iova, &h->by_iova);
-	if (h->window)
-		dp_tree_remove(&m->windows, &h->by_pa);
+	pa_index_remove(m, h);
 	st->live_mappings--;
 	st->live_bytes -= h->size;
 	st->slop -= hmap_slop(h);
@@ -156,9 +175,10 @@ static int hmap_create(struct dp_mapper *m, uint64_t pa, uint64_t size, unsigned
 				       .status = PVDMA_S_PENDING };
 	*m->creates_tail = &h->req;
 	m->creates_tail = &h->req.next;
-	if (window) {
+	if (pa_index(m, h)) {
 		h->by_pa.key = pa;
-		dp_tree_insert(&m->windows, &h->by_pa);
+		h->by_pa.key2 = m->stats.maps;	/* one create per buffer map: unique */
+		dp_tree_insert(pa_index(m, h), &h->by_pa);
 	}
 	st->live_mappings++;
 	st->live_bytes += size;
@@ -299,16 +319,33 @@ void dp_mapper_destroy(struct dp_mapper *m)
 	m->stats.buffer_bytes = 0;
 }
 
-/* The window containing [pa, pa + len), or NULL. */
-static struct dp_hmap *window_find(const struct dp_mapper *m, uint64_t pa, uint64_t len)
+/* The last mapping of index t starting at or below pa, if it covers [pa, pa + len). */
+static struct dp_hmap *covering(const struct dp_tree *t, uint64_t pa, uint64_t len)
 {
-	struct dp_tree_node *n = dp_tree_floor(&m->windows, pa, 0);
+	struct dp_tree_node *n = dp_tree_floor(t, pa, UINT64_MAX);
 	struct dp_hmap *h;
 
 	if (!n)
 		return NULL;
 	h = dp_tree_entry(n, struct dp_hmap, by_pa);
 	return pa + len <= h->pa + h->size ? h : NULL;
+}
+
+/* A live host mapping that [pa, pa + len) can share for perm, or NULL. */
+static struct dp_hmap *shared_find(const struct dp_mapper *m, uint64_t pa, uint64_t len,
+				   unsigned int perm)
+{
+	struct dp_hmap *h;
+
+	if (m->cfg.policy == DP_POLICY_EXACT)
+		return NULL;
+	h = covering(&m->windows, pa, len);
+	if (!h && m->cfg.policy == DP_POLICY_ADAPTIVE) {
+		h = covering(&m->exacts, pa, len);
+		if (h && (perm & ~h->perm))
+			h = NULL;
+	}
+	return h;
 }
 
 /*
@@ -427,8 +464,7 @@ int dp_mapper_batch_map(struct dp_mapper *m, uint64_t pa, uint64_t len, unsigned
 	if (!len || !perm || (perm & ~(PVDMA_MAP_READ | PVDMA_MAP_WRITE)) ||
 	    pa + len < pa || DP_ALIGN_UP(pa + len, granule(m)) < pa)
 		return batch_fail(m, PVDMA_S_INVALID);
-	if (m->cfg.policy != DP_POLICY_EXACT)
-		h = window_find(m, pa, len);
+	h = shared_find(m, pa, len, perm);
 	if (h) {
 		st->hits++;
 		if (h->idle_next)

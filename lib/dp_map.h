@@ -15,9 +15,10 @@
  *   adaptive  windows whose size follows a budget for unused mapped bytes (slop),
  *             a share of the bytes buffers leave free, so dense regions share one
  *             mapping while scattered long-lived buffers fall back to exact mappings
- *             instead of pinning windows; idle windows are kept for reuse within a
- *             small budget and are the first thing released, under pressure or to
- *             make slop room for a new window.
+ *             instead of pinning windows; a buffer inside a live exact mapping
+ *             shares it; idle windows are kept for reuse within a small budget and
+ *             are the first thing released, under pressure or to make slop room for
+ *             a new window.
  *
  * The host is reached through dp_host_ops (the pvdma doorbell in the guest module, the
  * DART model in the simulator), one list of requests per call. A batch groups the
@@ -83,7 +84,7 @@ struct dp_map_config {
 /* One host mapping. */
 struct dp_hmap {
 	struct dp_tree_node by_iova;	/* every host mapping; key: iova */
-	struct dp_tree_node by_pa;	/* windows; key: pa (windows never overlap) */
+	struct dp_tree_node by_pa;	/* windows, adaptive's exact mappings; key: pa */
 	struct dp_hmap *idle_prev, *idle_next;	/* idle windows, oldest first */
 	struct dp_host_req req;		/* the request creating or releasing it */
 	struct dp_hmap *batch_next;	/* mappings the open batch referenced */
@@ -115,7 +116,7 @@ struct dp_mapper {
 	struct dp_map_config cfg;
 	const struct dp_host_ops *ops;
 	void *host;
-	struct dp_tree by_iova, windows;
+	struct dp_tree by_iova, windows, exacts;
 	struct dp_hmap idle;		/* list head of idle windows */
 	struct dp_map_stats stats;
 	/* The open batch: host requests not yet submitted, what to undo on failure. */
