@@ -247,6 +247,41 @@ static void test_idle_gives_way(void)
 	dp_dart_destroy(&d);
 }
 
+/* Adaptive: a buffer inside a live exact mapping shares it if the permissions allow. */
+static void test_exact_shared(void)
+{
+	struct dp_dart_config dc = { .aperture_base = G, .aperture_size = 1ull << 32,
+				     .granule_shift = 14, .max_mappings = 1024,
+				     .max_bytes = 1ull << 30 };
+	struct dp_map_config mc = { .policy = DP_POLICY_ADAPTIVE, .granule_shift = 14,
+				    .max_mappings = 1024, .max_bytes = 1ull << 30,
+				    .slop_share = 25 };
+	uint64_t big, in, rw, base = 1ull << 30;
+	struct dp_dart d;
+	struct dp_mapper m;
+	int ok;
+
+	dp_dart_init(&d, &dc);
+	dp_mapper_init(&m, &mc, &dp_dart_host_ops, &d);
+	/* Too big for a window: mapped exactly. */
+	ok = dp_mapper_map(&m, base, 1u << 20, PVDMA_MAP_READ, &big) == PVDMA_S_OK;
+	ok &= dp_mapper_map(&m, base + 0x3000, 4096, PVDMA_MAP_READ, &in) == PVDMA_S_OK;
+	DP_CHECK(ok && in == big + 0x3000 && m.stats.live_mappings == 1 && m.stats.hits == 1,
+		 "adaptive: a read buffer inside a live read mapping shares it");
+	ok = dp_mapper_map(&m, base + 0x8000, 4096, PVDMA_MAP_READ | PVDMA_MAP_WRITE,
+			   &rw) == PVDMA_S_OK;
+	DP_CHECK(ok && m.stats.live_mappings == 2 && m.stats.hits == 1,
+		 "adaptive: a read-write buffer there gets a mapping of its own");
+	ok = dp_mapper_unmap(&m, big, 1u << 20) == PVDMA_S_OK &&
+	     dp_mapper_phys(&m, in) == base + 0x3000;
+	ok &= dp_mapper_unmap(&m, in, 4096) == PVDMA_S_OK &&
+	      dp_mapper_unmap(&m, rw, 4096) == PVDMA_S_OK;
+	DP_CHECK(ok && d.stats.live_mappings == m.stats.idle_mappings,
+		 "adaptive: the shared mapping lives until its last buffer goes");
+	dp_mapper_destroy(&m);
+	dp_dart_destroy(&d);
+}
+
 /* The DART model, except that the host refuses the third map of every call. */
 static void picky_submit(void *host, struct dp_host_req *r)
 {
@@ -358,6 +393,7 @@ int main(void)
 	test_policies();
 	test_sharing();
 	test_idle_gives_way();
+	test_exact_shared();
 	test_batch();
 	test_trace_format();
 	return dp_test_done();
