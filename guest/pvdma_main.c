@@ -19,6 +19,9 @@
 static char *policy = "adaptive";
 module_param(policy, charp, 0444);
 MODULE_PARM_DESC(policy, "coalescing policy: exact, window or adaptive (default)");
+static uint slop_share = 25;
+module_param(slop_share, uint, 0444);
+MODULE_PARM_DESC(slop_share, "adaptive: percent of the free host bytes windows may leave unused (default 25)");
 static bool rebind = true;
 module_param(rebind, bool, 0444);
 MODULE_PARM_DESC(rebind, "rebind managed functions whose driver bound before pvdma (default on)");
@@ -125,13 +128,14 @@ static int pvdma_stats_show(struct seq_file *m, void *unused)
 	map_errors = pv->map_errors;
 	bad_unmaps = pv->bad_unmaps;
 	raw_spin_unlock_irqrestore(&pv->lock, flags);
-	seq_printf(m, "policy %s\nlive_mappings %llu\npeak_mappings %llu\nlive_bytes %llu\n"
+	seq_printf(m, "policy %s\nslop_share %u\nlive_mappings %llu\npeak_mappings %llu\nlive_bytes %llu\n"
 		   "peak_bytes %llu\nidle_mappings %llu\nbuffers %llu\nmaps %llu\nunmaps %llu\n"
 		   "hits %llu\nhost_maps %llu\nhost_unmaps %llu\nround_trips %llu\n"
 		   "evictions %llu\nmap_errors %llu\nbad_unmaps %llu\n"
 		   "refused_no_mappings %llu\nrefused_no_bytes %llu\nrefused_no_space %llu\n"
 		   "syncs %lld\n",
-		   dp_policy_name(pv->mapper.cfg.policy), st.live_mappings, st.peak_mappings,
+		   dp_policy_name(pv->mapper.cfg.policy), pv->mapper.cfg.slop_share,
+		   st.live_mappings, st.peak_mappings,
 		   st.live_bytes, st.peak_bytes, st.idle_mappings, st.buffers, st.maps,
 		   st.unmaps, st.hits, st.host_maps, st.host_unmaps, doorbells, st.evictions,
 		   map_errors, bad_unmaps, st.refused[PVDMA_S_NO_MAPPINGS],
@@ -240,7 +244,7 @@ static void pvdma_claim_bound(struct pvdma *pv)
 
 static int pvdma_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 {
-	struct dp_map_config mc = { .window_shift = 18, .slop_share = 25 };
+	struct dp_map_config mc = { .window_shift = 18, .slop_share = slop_share };
 	struct pvdma *pv;
 	int ret;
 
@@ -284,6 +288,7 @@ static int pvdma_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	mc.max_bytes = pv->max_bytes;
 	ret = dp_mapper_init(&pv->mapper, &mc, &pvdma_host_ops, pv);
 	if (ret) {
+		dev_err(&pdev->dev, "bad mapper settings (slop_share %u: 0 to 100)\n", slop_share);
 		ret = -EINVAL;
 		goto disable;
 	}

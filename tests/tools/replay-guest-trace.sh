@@ -2,9 +2,9 @@
 # The mapper in the guest kernel and the mapper in user space are one source built
 # twice; this checks that they decide alike. It replays the trace a guest recorded
 # (its console's "DP-TRACE" lines) through `dartpass sim` with the module's policy and
-# the device's default caps, and compares peak host mappings, host requests and hits
-# with what the module reported ("DP-STATS"). Prints DP-TEST lines (for guest-run.sh's
-# host-after hook).
+# slop share and the device's default caps, and compares peak host mappings, host
+# requests and hits with what the module reported ("DP-STATS"). Prints DP-TEST lines
+# (for guest-run.sh's host-after hook).
 #
 #   LOG=build/guest/sid-arm64/batch-trace.log bash tests/tools/replay-guest-trace.sh
 set -uo pipefail
@@ -22,7 +22,7 @@ res() {
 }
 n=$(wc -l <"$dir/kernel.trace")
 res "the guest's trace reached the host ($n events)" test "$n" -gt 0 -a "$n" = "$(( $(kv maps) + $(kv unmaps) ))"
-if ! "$top/build/dartpass" sim --policy="$(kv policy)" "$dir/kernel.trace" >"$dir/table" 2>"$dir/err"; then
+if ! "$top/build/dartpass" sim --policy="$(kv policy)" --slop-share="$(kv slop_share)" "$dir/kernel.trace" >"$dir/table" 2>"$dir/err"; then
 	sed 's/^/    /' "$dir/err"
 	echo "DP-TEST not ok dartpass sim replays the guest's trace"
 	exit 0
