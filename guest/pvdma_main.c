@@ -19,9 +19,10 @@
 static char *policy = "adaptive";
 module_param(policy, charp, 0444);
 MODULE_PARM_DESC(policy, "coalescing policy: exact, window or adaptive (default)");
-static uint slop_share = 25;
+static uint slop_share = DP_SLOP_SHARE_DEFAULT;
 module_param(slop_share, uint, 0444);
-MODULE_PARM_DESC(slop_share, "adaptive: percent of the free host bytes windows may leave unused (default 25)");
+MODULE_PARM_DESC(slop_share, "adaptive: percent of the free host bytes windows may leave unused (default "
+		 __stringify(DP_SLOP_SHARE_DEFAULT) ")");
 static bool rebind = true;
 module_param(rebind, bool, 0444);
 MODULE_PARM_DESC(rebind, "rebind managed functions whose driver bound before pvdma (default on)");

@@ -75,11 +75,18 @@ struct dp_map_config {
 	uint32_t window_shift;		/* window policy: 18 = 256 KiB */
 	/*
 	 * adaptive: percent of the free bytes (the byte cap minus buffers' pages) that
-	 * windows' unused bytes may take. More windows mean fewer host requests, and
-	 * fewer bytes left for buffers that arrive while the windows live: 25.
+	 * windows' unused bytes may take (DP_SLOP_SHARE_DEFAULT). More means fewer host
+	 * requests and fewer bytes for buffers that arrive while the windows live.
 	 */
 	uint32_t slop_share;
 };
+
+/*
+ * A long-lived buffer pins its window's unused bytes until it goes, so a workload
+ * whose long-lived data keeps growing ends up carrying about share x cap of slop:
+ * 5% keeps such a workload refusal-free until it fills about 95% of the byte cap.
+ */
+#define DP_SLOP_SHARE_DEFAULT	5
 
 /* One host mapping. */
 struct dp_hmap {

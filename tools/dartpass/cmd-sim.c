@@ -20,7 +20,7 @@ static uint64_t opt_max_mappings = 65536;
 static uint64_t opt_max_bytes = 1536ull << 20;
 static uint64_t opt_granule_shift = 14;
 static uint64_t opt_window_shift = 18;
-static uint64_t opt_slop_share = 25;
+static uint64_t opt_slop_share = DP_SLOP_SHARE_DEFAULT;
 static uint64_t opt_aperture = 64ull << 30;
 static const char *opt_svg;
 static bool opt_check;
