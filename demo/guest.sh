@@ -21,7 +21,7 @@ echo 3 >/proc/sys/vm/drop_caches
 got=$(dd if=/dev/nvme0n1 bs=1M count=256 iflag=direct 2>/dev/null | md5sum)
 dp_check "NVMe: 256 MiB read back verified" test "$want" = "$got"
 head -c 67108864 /tmp/data >/tmp/net
-dp_check "NIC: 64 MiB echoed by the host" sh -c 'nc 10.0.2.100 7 </tmp/net >/tmp/net.back'
+dp_check "NIC: 64 MiB echoed by the host" dp_echo 150 /tmp/net /tmp/net.back
 dp_check "NIC: data verified" sh -c 'test "$(md5sum </tmp/net)" = "$(md5sum </tmp/net.back)"'
 dp_check "no DMA faults from Linux" grep -q "^faults $faults0$" "${pv}host"
 echo "DEMO kernel $(uname -r) $(uname -m)"

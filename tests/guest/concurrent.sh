@@ -19,7 +19,7 @@ dp_net_up
 dp_check "make test data" sh -c 'dd if=/dev/urandom of=/tmp/disk bs=1M count=96 && dd if=/dev/urandom of=/tmp/net bs=1M count=32'
 ( dd if=/tmp/disk of=/dev/nvme0n1 bs=64k oflag=direct 2>/dev/null &&
   dd if=/dev/nvme0n1 of=/tmp/disk.back bs=64k count=1536 iflag=direct 2>/dev/null; echo $? >/tmp/disk.rc ) &
-( nc 10.0.2.100 7 </tmp/net >/tmp/net.back; echo $? >/tmp/net.rc ) &
+( dp_echo 150 /tmp/net /tmp/net.back; echo $? >/tmp/net.rc ) &
 wait
 dp_check "disk I/O finished" grep -q '^0$' /tmp/disk.rc
 dp_check "network transfer finished" grep -q '^0$' /tmp/net.rc

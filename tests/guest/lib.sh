@@ -25,3 +25,23 @@ dp_net_up() {
 	dp_check "eth0 up" sh -c 'ip link set eth0 up && ip addr add 10.0.2.15/24 dev eth0'
 	dp_wait 30 sh -c 'ip link show eth0 | grep -q LOWER_UP'
 }
+# dp_echo SECONDS IN OUT: sends IN to the host's echo service (guestfwd to `cat`) and
+# writes what comes back to OUT. A transfer that stalls fails after SECONDS and shows
+# how far it got, the NIC's counters and the kernel's last words.
+dp_echo() {
+	nc 10.0.2.100 7 <"$2" >"$3" &
+	_pid=$!
+	_left=$1
+	while kill -0 "$_pid" 2>/dev/null && [ "$_left" -gt 0 ]; do
+		sleep 1
+		_left=$((_left - 1))
+	done
+	if kill -0 "$_pid" 2>/dev/null; then
+		kill "$_pid"
+		echo "echo service: no end within $1 s; $(wc -c <"$3") of $(wc -c <"$2") bytes back"
+		grep eth0 /proc/net/dev
+		dmesg | tail -n 12
+		return 1
+	fi
+	wait "$_pid"
+}

@@ -17,7 +17,7 @@ dp_wait 30 ip link show eth0
 dp_check "e1000e's DMA goes through pvdma" sh -c 'dmesg | grep -q "e1000e.*pvdma: DMA goes through host-chosen bus addresses"'
 dp_net_up
 dp_check "make 64 MiB of test data" dd if=/dev/urandom of=/tmp/data bs=1M count=64
-dp_check "64 MiB through the host's echo service" sh -c 'nc 10.0.2.100 7 </tmp/data >/tmp/back'
+dp_check "64 MiB through the host's echo service" dp_echo 150 /tmp/data /tmp/back
 dp_check "received what was sent" sh -c 'test "$(md5sum </tmp/data)" = "$(md5sum </tmp/back)"'
 dp_check "no DMA faults from Linux" grep -q "^faults $faults0$" "${pv}host"
 cat "${pv}stats" "${pv}host" | sed "s/^/pvdma: /"

@@ -20,7 +20,8 @@ dp_check "make 16 MiB of test data" dd if=/dev/urandom of=/tmp/data bs=1M count=
 dp_check "disk: write 16 MiB in mixed request sizes" sh -c 'dd if=/tmp/data of=/dev/nvme0n1 bs=4k count=1024 oflag=direct && dd if=/tmp/data of=/dev/nvme0n1 bs=1M seek=4 skip=4 count=12 oflag=direct'
 dp_check "disk: read back" test "$(md5sum </tmp/data)" = "$(dd if=/dev/nvme0n1 bs=64k count=256 iflag=direct 2>/dev/null | md5sum)"
 head -c 2097152 /tmp/data >/tmp/net
-dp_check "net: 2 MiB echoed by the host" sh -c 'nc 10.0.2.100 7 </tmp/net >/tmp/net.back && cmp /tmp/net /tmp/net.back'
+dp_check "net: 2 MiB echoed by the host" dp_echo 100 /tmp/net /tmp/net.back
+dp_check "net: echoed intact" cmp /tmp/net /tmp/net.back
 dp_check "net: link down" ip link set eth0 down
 stats=$(tr '\n' ' ' <"${pv}stats")
 cat "${pv}trace" >/tmp/trace
