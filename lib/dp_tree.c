@@ -22,29 +22,52 @@ static void update(struct dp_tree_node *n)
 	n->height = 1 + (l > r ? l : r);
 }
 
-static struct dp_tree_node *rotate_right(struct dp_tree_node *n)
+/* Puts n where old was under parent (or at the root). */
+static void replace(struct dp_tree *t, struct dp_tree_node *parent,
+		    struct dp_tree_node *old, struct dp_tree_node *n)
+{
+	if (!parent)
+		t->root = n;
+	else if (parent->left == old)
+		parent->left = n;
+	else
+		parent->right = n;
+	if (n)
+		n->parent = parent;
+}
+
+static struct dp_tree_node *rotate_right(struct dp_tree *t, struct dp_tree_node *n)
 {
 	struct dp_tree_node *l = n->left;
 
+	replace(t, n->parent, n, l);
 	n->left = l->right;
+	if (n->left)
+		n->left->parent = n;
 	l->right = n;
+	n->parent = l;
 	update(n);
 	update(l);
 	return l;
 }
 
-static struct dp_tree_node *rotate_left(struct dp_tree_node *n)
+static struct dp_tree_node *rotate_left(struct dp_tree *t, struct dp_tree_node *n)
 {
 	struct dp_tree_node *r = n->right;
 
+	replace(t, n->parent, n, r);
 	n->right = r->left;
+	if (n->right)
+		n->right->parent = n;
 	r->left = n;
+	n->parent = r;
 	update(n);
 	update(r);
 	return r;
 }
 
-static struct dp_tree_node *rebalance(struct dp_tree_node *n)
+/* Restores the AVL invariant at n; returns the root of what was n's subtree. */
+static struct dp_tree_node *rebalance(struct dp_tree *t, struct dp_tree_node *n)
 {
 	int bal;
 
@@ -52,75 +75,79 @@ static struct dp_tree_node *rebalance(struct dp_tree_node *n)
 	bal = height(n->left) - height(n->right);
 	if (bal > 1) {
 		if (height(n->left->left) < height(n->left->right))
-			n->left = rotate_left(n->left);
-		return rotate_right(n);
+			rotate_left(t, n->left);
+		return rotate_right(t, n);
 	}
 	if (bal < -1) {
 		if (height(n->right->right) < height(n->right->left))
-			n->right = rotate_right(n->right);
-		return rotate_left(n);
+			rotate_right(t, n->right);
+		return rotate_left(t, n);
 	}
 	return n;
 }
 
-static struct dp_tree_node *insert(struct dp_tree_node *root, struct dp_tree_node *n)
+/*
+ * Rebalances from n up to the root, stopping where a subtree's height comes out as
+ * it was: nothing above can have changed, which keeps an update to O(1) amortized
+ * writes instead of a rewrite of the whole path.
+ */
+static void fixup(struct dp_tree *t, struct dp_tree_node *n)
 {
-	if (!root)
-		return n;
-	if (cmp(n->key, n->key2, root) < 0)
-		root->left = insert(root->left, n);
-	else
-		root->right = insert(root->right, n);
-	return rebalance(root);
+	while (n) {
+		struct dp_tree_node *parent = n->parent;
+		int old = n->height;
+
+		if (rebalance(t, n)->height == old)
+			return;
+		n = parent;
+	}
 }
 
 void dp_tree_insert(struct dp_tree *t, struct dp_tree_node *n)
 {
+	struct dp_tree_node *parent = NULL, **link = &t->root;
+
+	while (*link) {
+		parent = *link;
+		link = cmp(n->key, n->key2, parent) < 0 ? &parent->left : &parent->right;
+	}
 	n->left = n->right = NULL;
 	n->height = 1;
-	t->root = insert(t->root, n);
+	n->parent = parent;
+	*link = n;
 	t->count++;
-}
-
-/* Detaches the minimum of a subtree into *min and returns the rebalanced rest. */
-static struct dp_tree_node *take_min(struct dp_tree_node *root, struct dp_tree_node **min)
-{
-	if (!root->left) {
-		*min = root;
-		return root->right;
-	}
-	root->left = take_min(root->left, min);
-	return rebalance(root);
-}
-
-static struct dp_tree_node *remove_node(struct dp_tree_node *root, struct dp_tree_node *n)
-{
-	struct dp_tree_node *succ;
-	int c;
-
-	if (!root)
-		return NULL;
-	c = cmp(n->key, n->key2, root);
-	if (c < 0) {
-		root->left = remove_node(root->left, n);
-	} else if (c > 0) {
-		root->right = remove_node(root->right, n);
-	} else {
-		if (!root->right)
-			return root->left;
-		root->right = take_min(root->right, &succ);
-		succ->left = root->left;
-		succ->right = root->right;
-		root = succ;
-	}
-	return rebalance(root);
+	fixup(t, parent);
 }
 
 void dp_tree_remove(struct dp_tree *t, struct dp_tree_node *n)
 {
+	struct dp_tree_node *from;
+
 	DP_ASSERT(t->count > 0);
-	t->root = remove_node(t->root, n);
+	if (n->left && n->right) {
+		/* n's successor s (no left child) takes n's place. */
+		struct dp_tree_node *s = n->right;
+
+		while (s->left)
+			s = s->left;
+		if (s->parent != n) {
+			from = s->parent;
+			replace(t, from, s, s->right);
+			s->right = n->right;
+			s->right->parent = s;
+		} else {
+			from = s;
+		}
+		s->left = n->left;
+		s->left->parent = s;
+		s->height = n->height;
+		replace(t, n->parent, n, s);
+	} else {
+		from = n->parent;
+		replace(t, from, n, n->left ? n->left : n->right);
+	}
 	t->count--;
+	fixup(t, from);
 }
 
 struct dp_tree_node *dp_tree_floor(const struct dp_tree *t, uint64_t key, uint64_t key2)

@@ -13,7 +13,7 @@
 #include "dp_env.h"
 
 struct dp_tree_node {
-	struct dp_tree_node *left, *right;
+	struct dp_tree_node *left, *right, *parent;
 	int height;
 	uint64_t key, key2;
 };

@@ -16,6 +16,8 @@ static int depth(const struct dp_tree_node *n)
 
 	if (!n)
 		return 0;
+	if ((n->left && n->left->parent != n) || (n->right && n->right->parent != n))
+		return -1;
 	l = depth(n->left);
 	r = depth(n->right);
 	if (l < 0 || r < 0 || l - r > 1 || r - l > 1 || n->height != 1 + (l > r ? l : r))
@@ -59,7 +61,7 @@ int main(void)
 			}
 			bad_floor += want_f < 0 ? f != NULL : f != &items[want_f].node;
 			bad_ceil += want_c < 0 ? c != NULL : c != &items[want_c].node;
-			if (depth(t.root) < 0)
+			if (depth(t.root) < 0 || (t.root && t.root->parent))
 				balanced = 0;
 		}
 	}
