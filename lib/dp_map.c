@@ -177,7 +177,8 @@ static int hmap_create(struct dp_mapper *m, uint64_t pa, uint64_t size, unsigned
 	m->creates_tail = &h->req.next;
 	if (pa_index(m, h)) {
 		h->by_pa.key = pa;
-		h->by_pa.key2 = m->stats.maps;	/* one create per buffer map: unique */
+		/* Exact mappings may share a start: one create per buffer map tells them apart. */
+		h->by_pa.key2 = window ? 0 : m->stats.maps;
 		dp_tree_insert(pa_index(m, h), &h->by_pa);
 	}
 	st->live_mappings++;
@@ -319,33 +320,36 @@ void dp_mapper_destroy(struct dp_mapper *m)
 	m->stats.buffer_bytes = 0;
 }
 
-/* The last mapping of index t starting at or below pa, if it covers [pa, pa + len). */
-static struct dp_hmap *covering(const struct dp_tree *t, uint64_t pa, uint64_t len)
+/* The window starting at or below pa, or NULL. */
+static struct dp_hmap *window_below(const struct dp_mapper *m, uint64_t pa)
 {
-	struct dp_tree_node *n = dp_tree_floor(t, pa, UINT64_MAX);
-	struct dp_hmap *h;
+	struct dp_tree_node *n = dp_tree_floor(&m->windows, pa, 0);
 
-	if (!n)
-		return NULL;
-	h = dp_tree_entry(n, struct dp_hmap, by_pa);
-	return pa + len <= h->pa + h->size ? h : NULL;
+	return n ? dp_tree_entry(n, struct dp_hmap, by_pa) : NULL;
 }
 
-/* A live host mapping that [pa, pa + len) can share for perm, or NULL. */
-static struct dp_hmap *shared_find(const struct dp_mapper *m, uint64_t pa, uint64_t len,
-				   unsigned int perm)
+static bool covers(const struct dp_hmap *h, uint64_t pa, uint64_t len)
 {
+	return h && pa + len <= h->pa + h->size;
+}
+
+/*
+ * A live host mapping that [pa, pa + len) can share for perm, or NULL: the window below
+ * it, or under adaptive the exact mapping that starts last at or below it.
+ */
+static struct dp_hmap *shared_find(const struct dp_mapper *m, uint64_t pa, uint64_t len,
+				   unsigned int perm, struct dp_hmap *below)
+{
+	struct dp_tree_node *n;
 	struct dp_hmap *h;
 
-	if (m->cfg.policy == DP_POLICY_EXACT)
+	if (covers(below, pa, len))
+		return below;
+	if (m->cfg.policy != DP_POLICY_ADAPTIVE)
 		return NULL;
-	h = covering(&m->windows, pa, len);
-	if (!h && m->cfg.policy == DP_POLICY_ADAPTIVE) {
-		h = covering(&m->exacts, pa, len);
-		if (h && (perm & ~h->perm))
-			h = NULL;
-	}
-	return h;
+	n = dp_tree_floor(&m->exacts, pa, UINT64_MAX);
+	h = n ? dp_tree_entry(n, struct dp_hmap, by_pa) : NULL;
+	return covers(h, pa, len) && !(perm & ~h->perm) ? h : NULL;
 }
 
 /*
@@ -370,21 +374,22 @@ static uint64_t slop_budget(const struct dp_mapper *m)
  * the buffer should be mapped exactly.
  */
 static uint64_t adaptive_window(const struct dp_mapper *m, uint64_t pa, uint64_t len,
-				uint64_t *start)
+				const struct dp_hmap *below, uint64_t *start)
 {
 	const struct dp_map_stats *st = &m->stats;
 	uint64_t need = pages(m, pa, len), budget = slop_budget(m);
 	uint64_t busy_slop = st->slop - st->idle_bytes;
-	uint64_t lo = 0, hi = UINT64_MAX;
+	uint64_t lo = below ? below->pa + below->size : 0, hi = UINT64_MAX;
 	struct dp_tree_node *n;
 	int shift;
 
-	n = dp_tree_floor(&m->windows, pa, 0);
-	if (n) {
-		struct dp_hmap *h = dp_tree_entry(n, struct dp_hmap, by_pa);
-
-		lo = h->pa + h->size;
-	}
+	/*
+	 * A window four times the buffer leaves three times it unused; short of that,
+	 * map exactly without looking further (a window squeezed between neighbours
+	 * could be smaller, but would rarely serve another buffer).
+	 */
+	if (busy_slop + 3 * need > budget)
+		return 0;
 	n = dp_tree_ceil(&m->windows, pa, 0);
 	if (n)
 		hi = dp_tree_entry(n, struct dp_hmap, by_pa)->pa;
@@ -410,7 +415,7 @@ static uint64_t adaptive_window(const struct dp_mapper *m, uint64_t pa, uint64_t
 }
 
 static int map_host(struct dp_mapper *m, uint64_t pa, uint64_t len, unsigned int perm,
-		    struct dp_hmap **out)
+		    const struct dp_hmap *below, struct dp_hmap **out)
 {
 	uint64_t g = granule(m), w, ws = 0;
 
@@ -427,7 +432,7 @@ static int map_host(struct dp_mapper *m, uint64_t pa, uint64_t len, unsigned int
 		 * Idle windows give way to a window that is wanted now (each would be
 		 * unmapped some day anyway), but no cap is pushed for one.
 		 */
-		w = adaptive_window(m, pa, len, &ws);
+		w = adaptive_window(m, pa, len, below, &ws);
 		while (w && m->stats.slop + (w - pages(m, pa, len)) > slop_budget(m))
 			if (!evict_one(m))
 				w = 0;
@@ -454,7 +459,7 @@ int dp_mapper_batch_map(struct dp_mapper *m, uint64_t pa, uint64_t len, unsigned
 			struct dp_hmap **out)
 {
 	struct dp_map_stats *st = &m->stats;
-	struct dp_hmap *h = NULL;
+	struct dp_hmap *h, *below;
 	int ret;
 
 	DP_ASSERT(m->batching);
@@ -464,13 +469,14 @@ int dp_mapper_batch_map(struct dp_mapper *m, uint64_t pa, uint64_t len, unsigned
 	if (!len || !perm || (perm & ~(PVDMA_MAP_READ | PVDMA_MAP_WRITE)) ||
 	    pa + len < pa || DP_ALIGN_UP(pa + len, granule(m)) < pa)
 		return batch_fail(m, PVDMA_S_INVALID);
-	h = shared_find(m, pa, len, perm);
+	below = m->cfg.policy == DP_POLICY_EXACT ? NULL : window_below(m, pa);
+	h = shared_find(m, pa, len, perm, below);
 	if (h) {
 		st->hits++;
 		if (h->idle_next)
 			idle_unlink(m, h);
 	} else {
-		ret = map_host(m, pa, len, perm, &h);
+		ret = map_host(m, pa, len, perm, below, &h);
 		if (ret != PVDMA_S_OK)
 			return batch_fail(m, ret);
 	}
