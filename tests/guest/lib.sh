@@ -31,11 +31,7 @@ dp_net_up() {
 dp_echo() {
 	nc 10.0.2.100 7 <"$2" >"$3" &
 	_pid=$!
-	_left=$1
-	while kill -0 "$_pid" 2>/dev/null && [ "$_left" -gt 0 ]; do
-		sleep 1
-		_left=$((_left - 1))
-	done
+	dp_wait "$1" sh -c "! kill -0 $_pid 2>/dev/null"
 	if kill -0 "$_pid" 2>/dev/null; then
 		kill "$_pid"
 		echo "echo service: no end within $1 s; $(wc -c <"$3") of $(wc -c <"$2") bytes back"
