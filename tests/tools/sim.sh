@@ -42,8 +42,9 @@ check "[ $ad -gt 0 ] && [ $ad -le $best ]" \
 	"overcommit: adaptive refuses ($ad), no more than the better of exact and window ($best)"
 check "[ $(get churn window 9) -gt 0 ]" "churn: scattered long-lived buffers make window refuse"
 check "[ $(get staging window 9) -gt 0 ]" "staging: window's slop makes it refuse buffers that fit"
-# Once long-lived data outgrows the cap, the slop it pinned earlier costs refusals
-# that exact does not make: reported, bounded by the slop share, not a target met.
+# Once long-lived data outgrows the cap, slop pinned earlier and shared mappings kept
+# by long-lived buffers cost refusals that exact does not make: reported, not a
+# target met (docs/mapper.md).
 echo "# churn x3 (outgrows the cap): refused by exact $(get churn3 exact 9), window $(get churn3 window 9), adaptive $(get churn3 adaptive 9)"
 # field 7: host requests, counting the unmaps of what a trace leaves mapped
 for k in load alloc16m; do
