@@ -289,7 +289,8 @@ static int pvdma_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	mc.max_bytes = pv->max_bytes;
 	ret = dp_mapper_init(&pv->mapper, &mc, &pvdma_host_ops, pv);
 	if (ret) {
-		dev_err(&pdev->dev, "bad mapper settings (slop_share %u: 0 to 100)\n", slop_share);
+		dev_err(&pdev->dev, "mapper refused its settings: policy %s, slop_share %u (0 to 100), granule shift %u\n",
+			policy, slop_share, pv->granule_shift);
 		ret = -EINVAL;
 		goto disable;
 	}
