@@ -210,6 +210,21 @@ static void test_sharing(void)
 	}
 }
 
+/* A DART model capped at max_bytes and an adaptive mapper on it (slop share 25%). */
+static void adaptive_open(struct dp_dart *d, struct dp_mapper *m, struct dp_map_config *mc,
+			  uint64_t max_bytes)
+{
+	struct dp_dart_config dc = { .aperture_base = G, .aperture_size = 1ull << 32,
+				     .granule_shift = 14, .max_mappings = 1024,
+				     .max_bytes = max_bytes };
+
+	*mc = (struct dp_map_config){ .policy = DP_POLICY_ADAPTIVE, .granule_shift = 14,
+				      .max_mappings = 1024, .max_bytes = max_bytes,
+				      .slop_share = 25 };
+	dp_dart_init(d, &dc);
+	dp_mapper_init(m, mc, &dp_dart_host_ops, d);
+}
+
 /*
  * Adaptive: an idle window is released to make slop room for a window wanted now. With
  * 64 MiB and 54 MiB of buffers, the budget is 2.5 MiB: a 2 MiB idle window leaves no
@@ -217,19 +232,13 @@ static void test_sharing(void)
  */
 static void test_idle_gives_way(void)
 {
-	struct dp_dart_config dc = { .aperture_base = G, .aperture_size = 1ull << 32,
-				     .granule_shift = 14, .max_mappings = 1024,
-				     .max_bytes = 64ull << 20 };
-	struct dp_map_config mc = { .policy = DP_POLICY_ADAPTIVE, .granule_shift = 14,
-				    .max_mappings = 1024, .max_bytes = 64ull << 20,
-				    .slop_share = 25 };
 	uint64_t iova, big;
+	struct dp_map_config mc;
 	struct dp_dart d;
 	struct dp_mapper m;
 	int ok;
 
-	dp_dart_init(&d, &dc);
-	dp_mapper_init(&m, &mc, &dp_dart_host_ops, &d);
+	adaptive_open(&d, &m, &mc, 64ull << 20);
 	ok = dp_mapper_map(&m, 1ull << 30, 4096, PVDMA_MAP_READ, &iova) == PVDMA_S_OK &&
 	     dp_mapper_unmap(&m, iova, 4096) == PVDMA_S_OK;
 	ok &= m.stats.idle_mappings == 1 && m.stats.idle_bytes == 2u << 20;
@@ -250,19 +259,13 @@ static void test_idle_gives_way(void)
 /* Adaptive: a buffer inside a live exact mapping shares it if the permissions allow. */
 static void test_exact_shared(void)
 {
-	struct dp_dart_config dc = { .aperture_base = G, .aperture_size = 1ull << 32,
-				     .granule_shift = 14, .max_mappings = 1024,
-				     .max_bytes = 1ull << 30 };
-	struct dp_map_config mc = { .policy = DP_POLICY_ADAPTIVE, .granule_shift = 14,
-				    .max_mappings = 1024, .max_bytes = 1ull << 30,
-				    .slop_share = 25 };
 	uint64_t big, in, rw, base = 1ull << 30;
+	struct dp_map_config mc;
 	struct dp_dart d;
 	struct dp_mapper m;
 	int ok;
 
-	dp_dart_init(&d, &dc);
-	dp_mapper_init(&m, &mc, &dp_dart_host_ops, &d);
+	adaptive_open(&d, &m, &mc, 1ull << 30);
 	/* Too big for a window: mapped exactly. */
 	ok = dp_mapper_map(&m, base, 1u << 20, PVDMA_MAP_READ, &big) == PVDMA_S_OK;
 	ok &= dp_mapper_map(&m, base + 0x3000, 4096, PVDMA_MAP_READ, &in) == PVDMA_S_OK;
