@@ -105,8 +105,8 @@ struct bufs {
 };
 
 /*
- * A table for up to n live buffers, kept small so that lookups stay in cache (the
- * simulator's own share of ns/op); 0, or -1 without memory.
+ * A table for up to n live buffers: its size follows what is live, not the length of
+ * the trace (a measured ns/op did not change); 0, or -1 without memory.
  */
 static int bufs_init(struct bufs *b, size_t n)
 {
