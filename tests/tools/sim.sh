@@ -86,6 +86,11 @@ done
 	{ echo "not ok - sim --check: every live buffer is reachable after every event"; sed 's/^/# /' "$dir/err"; }
 "$dp" sim --policy=best "$dir/load.trace" >/dev/null 2>&1
 check "[ $? = 2 ]" "sim rejects an unknown policy with a usage error"
+# Config fields are 32-bit: 2^32 + 5 must not pass as 5, nor 2^32 + 1 mappings as 1.
+for o in --slop-share=4294967301 --slop-share=101 --max-mappings=4294967297 --granule-shift=64; do
+	"$dp" sim "$o" "$dir/alloc16m.trace" >/dev/null 2>"$dir/err"
+	check "[ $? = 2 ] && grep -q 'out of range' '$dir/err'" "sim rejects $o before replaying"
+done
 printf '# one good, one bad\n1 M 0x1000 4096 w 0100\n2 M 0x1000 4096 q 0100\n' >"$dir/bad.txt"
 "$dp" sim "$dir/bad.txt" >/dev/null 2>"$dir/err"
 check "[ $? = 1 ] && grep -q 'bad.txt:3' '$dir/err'" "sim names the malformed line of a trace"

@@ -303,34 +303,59 @@ static uint64_t trace_floor(const struct trace *t, bool *over)
 	return best;
 }
 
-static int replay(const struct trace *t, enum dp_policy policy, struct result *res)
+/*
+ * The DART model and the mapper the options describe, for one policy (null_next: the
+ * null host's next bus address). Options are 64-bit and some config fields 32-bit:
+ * values that would narrow are refused here, the rest by the model's and the mapper's
+ * own checks.
+ */
+static int sim_setup(enum dp_policy policy, struct dp_dart *dart, struct dp_mapper *m,
+		     uint64_t *null_next)
 {
-	struct dp_dart_config dc = {
+	struct dp_dart_config dc;
+	struct dp_map_config mc;
+
+	if (opt_granule_shift > 30 || opt_window_shift > UINT32_MAX ||
+	    opt_max_mappings > UINT32_MAX || opt_slop_share > UINT32_MAX)
+		return -1;
+	dc = (struct dp_dart_config){
 		.aperture_base = 1ull << opt_granule_shift, .aperture_size = opt_aperture,
 		.granule_shift = opt_granule_shift, .max_mappings = opt_max_mappings,
 		.max_bytes = opt_max_bytes,
 	};
-	struct dp_map_config mc = {
+	mc = (struct dp_map_config){
 		.policy = policy, .granule_shift = opt_granule_shift,
 		.max_mappings = opt_max_mappings, .max_bytes = opt_max_bytes,
 		.window_shift = opt_window_shift, .slop_share = opt_slop_share,
 	};
+	if (dp_dart_init(dart, &dc) != PVDMA_S_OK)
+		return -1;
+	*null_next = 1ull << 40;
+	if (dp_mapper_init(m, &mc, opt_null_host ? &null_ops : &dp_dart_host_ops,
+			   opt_null_host ? (void *)null_next : dart) != PVDMA_S_OK) {
+		dp_dart_destroy(dart);
+		return -1;
+	}
+	return 0;
+}
+
+static int replay(const struct trace *t, enum dp_policy policy, struct result *res)
+{
 	struct dp_dart dart;
 	struct dp_mapper m;
 	struct timespec t0, t1;
 	struct bufs b;
 	struct buf *x;
-	uint64_t null_next = 1ull << 40;
+	uint64_t null_next;
 	size_t i, k;
 	int ret = 0;
 
 	res->plot_maps = calloc(PLOT_POINTS, sizeof(uint32_t));
 	res->plot_mib = calloc(PLOT_POINTS, sizeof(uint32_t));
+	/* sim_run() has checked the limits: sim_setup() can only run out of memory. */
 	if (bufs_init(&b, t->live_max) || !res->plot_maps || !res->plot_mib ||
-	    dp_dart_init(&dart, &dc) != PVDMA_S_OK ||
-	    dp_mapper_init(&m, &mc, opt_null_host ? &null_ops : &dp_dart_host_ops,
-			   opt_null_host ? (void *)&null_next : &dart) != PVDMA_S_OK) {
-		fprintf(stderr, "dartpass sim: bad limits or out of memory\n");
+	    sim_setup(policy, &dart, &m, &null_next)) {
+		fprintf(stderr, "dartpass sim: out of memory\n");
 		return -1;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -466,6 +491,20 @@ static int sim_run(int argc, char **argv)
 			return 2;
 		}
 		pol[npol++] = v;
+	}
+	for (p = 0; p < npol; p++) {
+		struct dp_dart dart;
+		struct dp_mapper m;
+		uint64_t null_next;
+
+		if (sim_setup(pol[p], &dart, &m, &null_next)) {
+			fprintf(stderr, "dartpass sim: --max-mappings, --max-bytes, --granule-shift,"
+				" --window-shift, --slop-share or --aperture is out of range for"
+				" policy %s\n", dp_policy_name(pol[p]));
+			return 2;
+		}
+		dp_mapper_destroy(&m);
+		dp_dart_destroy(&dart);
 	}
 	printf("%-16s %-9s %8s %8s %9s %9s %9s %9s %8s %8s %7s\n", "trace", "policy",
 	       "events", "peak-map", "peak-MiB", "slop-MiB", "host-ops", "hits", "refused",
