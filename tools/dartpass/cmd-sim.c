@@ -91,10 +91,17 @@ static int trace_load(const char *path, struct trace *t)
 	return 0;
 }
 
-/* Live buffers of the replay: (pa, len, dev) -> iova, chained hash. */
+/*
+ * Buffers of a replay, (pa, len, dev, perm) -> iova in a chained hash: each one the
+ * trace has mapped and not yet unmapped. Refused maps stay too: the trace still
+ * unmaps them, and that unmap must not release a live buffer that happens to have
+ * the same address, length, device and direction.
+ */
 struct buf {
 	uint64_t pa, len, iova;
 	uint32_t dev;
+	unsigned int perm;
+	bool refused;
 	struct buf *next;
 };
 
@@ -145,14 +152,15 @@ static struct buf **buf_find(struct bufs *b, const struct dp_trace_rec *r)
 {
 	struct buf **p = &b->slot[buf_hash(b, r->pa, r->len, r->dev)];
 
-	while (*p && ((*p)->pa != r->pa || (*p)->len != r->len || (*p)->dev != r->dev))
+	while (*p && ((*p)->pa != r->pa || (*p)->len != r->len || (*p)->dev != r->dev ||
+		      (*p)->perm != r->perm))
 		p = &(*p)->next;
 	return p;
 }
 
 struct result {
 	struct dp_map_stats st;
-	uint64_t refused, unmatched;
+	uint64_t refused;
 	double ns_per_op;
 	uint32_t *plot_maps;	/* samples of live mappings, bytes (MiB) */
 	uint32_t *plot_mib;
@@ -187,6 +195,8 @@ static int check_buffers(const struct bufs *b, const struct dp_dart *d, uint64_t
 		for (x = b->slot[i]; x; x = x->next) {
 			uint64_t off;
 
+			if (x->refused)
+				continue;
 			for (off = 0; off < x->len + (x->pa & (g - 1)); off += g) {
 				uint64_t io = x->iova - (x->pa & (g - 1)) + off;
 				const struct dp_dart_mapping *m = dp_dart_lookup(d, io);
@@ -279,7 +289,8 @@ static uint64_t trace_floor(const struct trace *t, bool *over)
 				fprintf(stderr, "dartpass sim: out of memory\n");
 				exit(1);
 			}
-			*x = (struct buf){ .pa = e->pa, .len = e->len, .dev = e->dev, .next = *p };
+			*x = (struct buf){ .pa = e->pa, .len = e->len, .dev = e->dev,
+					   .perm = e->perm, .next = *p };
 			*p = x;
 		} else if (*p) {
 			x = *p;
@@ -364,24 +375,24 @@ static int replay(const struct trace *t, enum dp_policy policy, struct result *r
 		struct buf **p = buf_find(&b, r);
 
 		if (r->op == 'M') {
-			uint64_t iova;
-
-			if (dp_mapper_map(&m, r->pa, r->len, r->perm, &iova) != PVDMA_S_OK) {
-				res->refused++;
-			} else {
-				x = malloc(sizeof(*x));
-				*x = (struct buf){ r->pa, r->len, iova, r->dev, *p };
-				*p = x;
+			x = malloc(sizeof(*x));
+			if (!x) {
+				fprintf(stderr, "dartpass sim: out of memory\n");
+				exit(1);
 			}
+			*x = (struct buf){ .pa = r->pa, .len = r->len, .dev = r->dev,
+					   .perm = r->perm, .next = *p };
+			*p = x;
+			x->refused = dp_mapper_map(&m, r->pa, r->len, r->perm, &x->iova) !=
+				     PVDMA_S_OK;
+			res->refused += x->refused;
 		} else if (*p) {
 			x = *p;
 			*p = x->next;
-			if (dp_mapper_unmap(&m, x->iova, x->len) != PVDMA_S_OK)
+			if (!x->refused && dp_mapper_unmap(&m, x->iova, x->len) != PVDMA_S_OK)
 				ret = -1;
 			free(x);
-		} else {
-			res->unmatched++;	/* its map was refused, or the trace is cut */
-		}
+		}	/* else its map came before the trace began */
 		if (!opt_null_host && (m.stats.live_mappings != dart.stats.live_mappings ||
 				      dart.stats.live_mappings > opt_max_mappings ||
 				      dart.stats.live_bytes > opt_max_bytes))
@@ -405,7 +416,7 @@ static int replay(const struct trace *t, enum dp_policy policy, struct result *r
 	 * unmaps count: a policy that ends with more live mappings owes more of them.
 	 */
 	while ((x = bufs_pop(&b))) {
-		if (dp_mapper_unmap(&m, x->iova, x->len) != PVDMA_S_OK)
+		if (!x->refused && dp_mapper_unmap(&m, x->iova, x->len) != PVDMA_S_OK)
 			ret = -1;
 		free(x);
 	}
