@@ -160,7 +160,7 @@ static struct buf **buf_find(struct bufs *b, const struct dp_trace_rec *r)
 
 struct result {
 	struct dp_map_stats st;
-	uint64_t refused;
+	uint64_t refused, refused_bytes;	/* buffer maps, and their length */
 	double ns_per_op;
 	uint32_t *plot_maps;	/* samples of live mappings, bytes (MiB) */
 	uint32_t *plot_mib;
@@ -386,6 +386,7 @@ static int replay(const struct trace *t, enum dp_policy policy, struct result *r
 			x->refused = dp_mapper_map(&m, r->pa, r->len, r->perm, &x->iova) !=
 				     PVDMA_S_OK;
 			res->refused += x->refused;
+			res->refused_bytes += x->refused ? r->len : 0;
 		} else if (*p) {
 			x = *p;
 			*p = x->next;
@@ -517,9 +518,9 @@ static int sim_run(int argc, char **argv)
 		dp_mapper_destroy(&m);
 		dp_dart_destroy(&dart);
 	}
-	printf("%-16s %-9s %8s %8s %9s %9s %9s %9s %8s %8s %7s\n", "trace", "policy",
+	printf("%-16s %-9s %8s %8s %9s %9s %9s %9s %8s %8s %8s %7s\n", "trace", "policy",
 	       "events", "peak-map", "peak-MiB", "slop-MiB", "host-ops", "hits", "refused",
-	       "reason", "ns/op");
+	       "ref-MiB", "reason", "ns/op");
 	for (a = 0; a < argc; a++) {
 		struct trace t = { 0 };
 		const char *base = strrchr(argv[a], '/') ? strrchr(argv[a], '/') + 1 : argv[a];
@@ -545,17 +546,17 @@ static int sim_run(int argc, char **argv)
 				why = "space";
 			else if (res[p].refused)
 				why = "other";
-			printf("%-16.16s %-9s %8zu %8llu %9.1f %9.1f %9llu %9llu %8llu %8s %7.0f\n",
+			printf("%-16.16s %-9s %8zu %8llu %9.1f %9.1f %9llu %9llu %8llu %8.1f %8s %7.0f\n",
 			       base, dp_policy_name(pol[p]), t.n,
 			       (unsigned long long)st->peak_mappings, st->peak_bytes / 1048576.0,
 			       st->slop_at_peak_bytes / 1048576.0,
 			       (unsigned long long)(st->host_maps + st->host_unmaps),
 			       (unsigned long long)st->hits, (unsigned long long)res[p].refused,
-			       why, res[p].ns_per_op);
+			       res[p].refused_bytes / 1048576.0, why, res[p].ns_per_op);
 		}
 		/* Not a policy: the bound every policy's peak-map is measured against. */
-		printf("%-16.16s %-9s %8zu %8llu %9s %9s %9s %9s %8s %8s %7s\n", base, "floor",
-		       t.n, (unsigned long long)lower, "-", "-", "-", "-", "-",
+		printf("%-16.16s %-9s %8zu %8llu %9s %9s %9s %9s %8s %8s %8s %7s\n", base,
+		       "floor", t.n, (unsigned long long)lower, "-", "-", "-", "-", "-", "-",
 		       over ? "bytes" : "-", "-");
 		if (opt_svg) {
 			char path[512];
