@@ -62,6 +62,7 @@ extern const struct dma_map_ops pvdma_dma_ops;
 int pvdma_shadows_create(struct pvdma *pv);
 void pvdma_shadows_destroy(struct pvdma *pv);
 extern const struct dp_host_ops pvdma_host_ops;
+int pvdma_status_to_errno(int status);
 
 /* The bound pvdma device; one per guest (the managed functions' ops find it here). */
 extern struct pvdma *pvdma_dev;

@@ -23,7 +23,7 @@
 struct pvdma *pvdma_dev;
 
 /* The one place protocol status codes become errnos (dma_map_sg's conventions). */
-static int pvdma_status_to_errno(int status)
+int pvdma_status_to_errno(int status)
 {
 	switch (status) {
 	case PVDMA_S_OK:

@@ -288,10 +288,11 @@ static int pvdma_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	mc.max_mappings = pv->max_mappings;
 	mc.max_bytes = pv->max_bytes;
 	ret = dp_mapper_init(&pv->mapper, &mc, &pvdma_host_ops, pv);
-	if (ret) {
+	if (ret == PVDMA_S_INVALID)
 		dev_err(&pdev->dev, "mapper refused its settings: policy %s, slop_share %u (0 to 100), granule shift %u\n",
 			policy, slop_share, pv->granule_shift);
-		ret = -EINVAL;
+	if (ret) {
+		ret = pvdma_status_to_errno(ret);
 		goto disable;
 	}
 	ret = pvdma_shadows_create(pv);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: (GPL-2.0 OR MIT) */
 /*
  * The environment lib/ code may assume: fixed-width integers, bool, size_t, NULL,
- * an allocator and an assertion. The same sources build in the guest kernel module and
+ * allocators and an assertion. The same sources build in the guest kernel module and
  * in user space (QEMU, the simulator, unit tests); only this header differs.
  */
 #ifndef DP_ENV_H
@@ -16,8 +16,10 @@
 #ifndef UINT64_MAX
 #define UINT64_MAX U64_MAX
 #endif
-/* lib/ code may run in atomic context in the guest (softirq DMA maps). */
+/* lib/ code may run in atomic context in the guest (softirq DMA maps)... */
 #define dp_zalloc(sz)	kzalloc((sz), GFP_ATOMIC)
+/* ... except set-up (dp_mapper_init), which may sleep and allocates more. */
+#define dp_zalloc_setup(sz)	kzalloc((sz), GFP_KERNEL)
 #define dp_free(p)	kfree(p)
 #define DP_ASSERT(c)	WARN_ON_ONCE(!(c))
 #else
@@ -27,6 +29,7 @@
 #include <stdlib.h>
 #include <assert.h>
 #define dp_zalloc(sz)	calloc(1, (sz))
+#define dp_zalloc_setup(sz)	calloc(1, (sz))
 #define dp_free(p)	free(p)
 #define DP_ASSERT(c)	assert(c)
 #endif

@@ -75,24 +75,45 @@ static void idle_append(struct dp_mapper *m, struct dp_hmap *h)
 }
 
 /*
- * The pa index a host mapping is found by: windows (which never overlap), or under
- * adaptive the exact mappings (which may; key2, the buffer map that created one, keeps
- * them apart the same way in kernel and user space), so that a buffer whose pages one
- * already covers shares it. NULL: found by iova only.
+ * Adaptive's exact mappings are found by their exact pages only (shared_find), so a
+ * hash does: a tree lookup cost a cache miss per level.
  */
-static struct dp_tree *pa_index(struct dp_mapper *m, const struct dp_hmap *h)
+static struct dp_hmap **exact_bucket(const struct dp_mapper *m, uint64_t pa, uint64_t size)
 {
-	if (h->window)
-		return &m->windows;
-	return m->cfg.policy == DP_POLICY_ADAPTIVE ? &m->exacts : NULL;
+	uint64_t k = (pa ^ size << 40) >> m->cfg.granule_shift;
+
+	return &m->exacts[(k * 0x9e3779b97f4a7c15ull >> 32) & m->exacts_mask];
+}
+
+/*
+ * Besides by iova, a host mapping is found by pa if it is a window (a tree: which
+ * window lies below an address) or one of adaptive's exact mappings (the hash).
+ */
+static void pa_index_insert(struct dp_mapper *m, struct dp_hmap *h)
+{
+	struct dp_hmap **b;
+
+	if (h->window) {
+		h->by_pa.key = h->pa;
+		dp_tree_insert(&m->windows, &h->by_pa);
+	} else if (m->exacts) {
+		b = exact_bucket(m, h->pa, h->size);
+		h->exact_next = *b;
+		*b = h;
+	}
 }
 
 static void pa_index_remove(struct dp_mapper *m, struct dp_hmap *h)
 {
-	struct dp_tree *t = pa_index(m, h);
+	struct dp_hmap **p;
 
-	if (t)
-		dp_tree_remove(t, &h->by_pa);
+	if (h->window) {
+		dp_tree_remove(&m->windows, &h->by_pa);
+	} else if (m->exacts) {
+		for (p = exact_bucket(m, h->pa, h->size); *p != h; p = &(*p)->exact_next)
+			;
+		*p = h->exact_next;
+	}
 }
 
 /* Forgets a planned mapping the host never made. */
@@ -175,12 +196,7 @@ static int hmap_create(struct dp_mapper *m, uint64_t pa, uint64_t size, unsigned
 				       .status = PVDMA_S_PENDING };
 	*m->creates_tail = &h->req;
 	m->creates_tail = &h->req.next;
-	if (pa_index(m, h)) {
-		h->by_pa.key = pa;
-		/* Exact mappings may share a start: one create per buffer map tells them apart. */
-		h->by_pa.key2 = window ? 0 : m->stats.maps;
-		dp_tree_insert(pa_index(m, h), &h->by_pa);
-	}
+	pa_index_insert(m, h);
 	st->live_mappings++;
 	st->live_bytes += size;
 	st->slop += size;
@@ -305,6 +321,14 @@ int dp_mapper_init(struct dp_mapper *m, const struct dp_map_config *cfg,
 		return PVDMA_S_INVALID;
 	*m = (struct dp_mapper){ .cfg = *cfg, .ops = ops, .host = host };
 	m->idle.idle_next = m->idle.idle_prev = &m->idle;
+	if (cfg->policy == DP_POLICY_ADAPTIVE) {
+		/* Chains of four or fewer on average at the host's cap; 256 KiB at most. */
+		while (m->exacts_mask < cfg->max_mappings / 8 && m->exacts_mask < 0x7fff)
+			m->exacts_mask = 2 * m->exacts_mask + 1;
+		m->exacts = dp_zalloc_setup((m->exacts_mask + 1) * sizeof(*m->exacts));
+		if (!m->exacts)
+			return PVDMA_S_NO_SPACE;
+	}
 	return PVDMA_S_OK;
 }
 
@@ -318,6 +342,8 @@ void dp_mapper_destroy(struct dp_mapper *m)
 	dp_mapper_batch_end(m);
 	m->stats.buffers = 0;
 	m->stats.buffer_bytes = 0;
+	dp_free(m->exacts);
+	m->exacts = NULL;
 }
 
 /* The window starting at or below pa, or NULL. */
@@ -335,21 +361,24 @@ static bool covers(const struct dp_hmap *h, uint64_t pa, uint64_t len)
 
 /*
  * A live host mapping that [pa, pa + len) can share for perm, or NULL: the window below
- * it, or under adaptive the exact mapping that starts last at or below it.
+ * it, or under adaptive an exact mapping of the same pages that allows perm. Not a
+ * larger exact mapping: the buffer would keep all of it mapped after its owner goes,
+ * unused bytes that no budget accounts for.
  */
 static struct dp_hmap *shared_find(const struct dp_mapper *m, uint64_t pa, uint64_t len,
 				   unsigned int perm, struct dp_hmap *below)
 {
-	struct dp_tree_node *n;
+	uint64_t start = DP_ALIGN_DOWN(pa, granule(m)), size = pages(m, pa, len);
 	struct dp_hmap *h;
 
 	if (covers(below, pa, len))
 		return below;
-	if (m->cfg.policy != DP_POLICY_ADAPTIVE)
+	if (!m->exacts)
 		return NULL;
-	n = dp_tree_floor(&m->exacts, pa, UINT64_MAX);
-	h = n ? dp_tree_entry(n, struct dp_hmap, by_pa) : NULL;
-	return covers(h, pa, len) && !(perm & ~h->perm) ? h : NULL;
+	for (h = *exact_bucket(m, start, size); h; h = h->exact_next)
+		if (h->pa == start && h->size == size && !(perm & ~h->perm))
+			return h;
+	return NULL;
 }
 
 /*

@@ -15,10 +15,10 @@
  *   adaptive  windows whose size follows a budget for unused mapped bytes (slop),
  *             a share of the bytes buffers leave free, so dense regions share one
  *             mapping while scattered long-lived buffers fall back to exact mappings
- *             instead of pinning windows; a buffer inside a live exact mapping
- *             shares it; idle windows are kept for reuse within a small budget and
- *             are the first thing released, under pressure or to make slop room for
- *             a new window.
+ *             instead of pinning windows; a buffer needing the same pages as a live
+ *             exact mapping shares it; idle windows are kept for reuse within a small
+ *             budget and are the first thing released, under pressure or to make
+ *             slop room for a new window.
  *
  * The host is reached through dp_host_ops (the pvdma doorbell in the guest module, the
  * DART model in the simulator), one list of requests per call. A batch groups the
@@ -84,14 +84,15 @@ struct dp_map_config {
 /*
  * A long-lived buffer pins its window's unused bytes until it goes, so a workload
  * whose long-lived data keeps growing ends up carrying about share x cap of slop:
- * 5% keeps such a workload refusal-free until it fills about 95% of the byte cap.
+ * 2% keeps such a workload refusal-free until it fills about 98% of the byte cap.
  */
-#define DP_SLOP_SHARE_DEFAULT	5
+#define DP_SLOP_SHARE_DEFAULT	2
 
 /* One host mapping. */
 struct dp_hmap {
 	struct dp_tree_node by_iova;	/* every host mapping; key: iova */
-	struct dp_tree_node by_pa;	/* windows, adaptive's exact mappings; key: pa */
+	struct dp_tree_node by_pa;	/* windows; key: pa */
+	struct dp_hmap *exact_next;	/* adaptive's exact mappings: hash chain */
 	struct dp_hmap *idle_prev, *idle_next;	/* idle windows, oldest first */
 	struct dp_host_req req;		/* the request creating or releasing it */
 	struct dp_hmap *batch_next;	/* mappings the open batch referenced */
@@ -123,7 +124,10 @@ struct dp_mapper {
 	struct dp_map_config cfg;
 	const struct dp_host_ops *ops;
 	void *host;
-	struct dp_tree by_iova, windows, exacts;
+	struct dp_tree by_iova, windows;
+	/* Adaptive's exact mappings by (pa, size): chains of exact_next. */
+	struct dp_hmap **exacts;
+	uint64_t exacts_mask;
 	struct dp_hmap idle;		/* list head of idle windows */
 	struct dp_map_stats stats;
 	/* The open batch: host requests not yet submitted, what to undo on failure. */
@@ -135,9 +139,16 @@ struct dp_mapper {
 	bool batching;
 };
 
+/*
+ * PVDMA_S_INVALID for a configuration it cannot honour, PVDMA_S_NO_SPACE without
+ * memory. May sleep (in the guest kernel).
+ */
 int dp_mapper_init(struct dp_mapper *m, const struct dp_map_config *cfg,
 		   const struct dp_host_ops *ops, void *host);
-/* Releases every host mapping, buffers or not (device teardown, end of a replay). */
+/*
+ * Releases every host mapping, buffers or not, and the mapper's memory (device
+ * teardown, end of a replay); the mapper may be initialised again.
+ */
 void dp_mapper_destroy(struct dp_mapper *m);
 /*
  * Makes [pa, pa + len) reachable for perm (PVDMA_MAP_READ/WRITE) and sets *iova to

@@ -256,29 +256,37 @@ static void test_idle_gives_way(void)
 	dp_dart_destroy(&d);
 }
 
-/* Adaptive: a buffer inside a live exact mapping shares it if the permissions allow. */
+/*
+ * Adaptive: a buffer shares a live exact mapping of the same pages if the permissions
+ * allow, but not a larger one, which it would keep mapped after its owner goes.
+ */
 static void test_exact_shared(void)
 {
-	uint64_t big, in, rw, base = 1ull << 30;
+	uint64_t big, in, same, rw, base = 1ull << 30;
 	struct dp_map_config mc;
 	struct dp_dart d;
 	struct dp_mapper m;
 	int ok;
 
 	adaptive_open(&d, &m, &mc, 1ull << 30);
-	/* Too big for a window: mapped exactly. */
+	/* Both too big for a window (over a quarter of 2 MiB): mapped exactly. */
 	ok = dp_mapper_map(&m, base, 1u << 20, PVDMA_MAP_READ, &big) == PVDMA_S_OK;
-	ok &= dp_mapper_map(&m, base + 0x3000, 4096, PVDMA_MAP_READ, &in) == PVDMA_S_OK;
-	DP_CHECK(ok && in == big + 0x3000 && m.stats.live_mappings == 1 && m.stats.hits == 1,
-		 "adaptive: a read buffer inside a live read mapping shares it");
-	ok = dp_mapper_map(&m, base + 0x8000, 4096, PVDMA_MAP_READ | PVDMA_MAP_WRITE,
+	ok &= dp_mapper_map(&m, base + 0x4000, 600 << 10, PVDMA_MAP_READ, &in) == PVDMA_S_OK;
+	DP_CHECK(ok && m.stats.live_mappings == 2 && m.stats.hits == 0,
+		 "adaptive: a buffer inside a larger exact mapping gets one of its own");
+	ok = dp_mapper_map(&m, base + 0x1000, (1u << 20) - 0x1000, PVDMA_MAP_READ,
+			   &same) == PVDMA_S_OK;
+	DP_CHECK(ok && same == big + 0x1000 && m.stats.live_mappings == 2 &&
+		 m.stats.hits == 1, "adaptive: a read buffer on the same pages shares the mapping");
+	ok = dp_mapper_map(&m, base, 1u << 20, PVDMA_MAP_READ | PVDMA_MAP_WRITE,
 			   &rw) == PVDMA_S_OK;
-	DP_CHECK(ok && m.stats.live_mappings == 2 && m.stats.hits == 1,
+	DP_CHECK(ok && m.stats.live_mappings == 3 && m.stats.hits == 1,
 		 "adaptive: a read-write buffer there gets a mapping of its own");
 	ok = dp_mapper_unmap(&m, big, 1u << 20) == PVDMA_S_OK &&
-	     dp_mapper_phys(&m, in) == base + 0x3000;
-	ok &= dp_mapper_unmap(&m, in, 4096) == PVDMA_S_OK &&
-	      dp_mapper_unmap(&m, rw, 4096) == PVDMA_S_OK;
+	     dp_mapper_phys(&m, same) == base + 0x1000;
+	ok &= dp_mapper_unmap(&m, same, (1u << 20) - 0x1000) == PVDMA_S_OK &&
+	      dp_mapper_unmap(&m, in, 600 << 10) == PVDMA_S_OK &&
+	      dp_mapper_unmap(&m, rw, 1u << 20) == PVDMA_S_OK;
 	DP_CHECK(ok && d.stats.live_mappings == m.stats.idle_mappings,
 		 "adaptive: the shared mapping lives until its last buffer goes");
 	dp_mapper_destroy(&m);
