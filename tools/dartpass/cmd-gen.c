@@ -95,24 +95,39 @@ static unsigned int dir(struct gen *g)
 }
 
 /*
- * Game loading: bursts of 256..2048 4 KiB maps (a texture or asset upload) whose pages
- * lie in one 2..32 MiB physically contiguous region, 40..100% of it; about 40 bursts
- * live at once, each released whole some time later.
+ * Game loading: nb bursts of 256..2048 4 KiB maps (a texture or asset upload) whose
+ * pages lie in one 2..32 MiB physically contiguous region, 40..100% of it; each burst
+ * is released whole `live` bursts' time later, so about that many are in flight.
  */
-static void gen_load(struct gen *g)
+static void load_bursts(struct gen *g, int nb, int live)
 {
-	int b, nb = 400 * opt_scale;
+	int b;
 
 	for (b = 0; b < nb; b++) {
 		uint64_t npages = 256 + below(g, 1793), density = 40 + below(g, 61);
 		uint64_t size = (npages * 100 / density) * 4 * KiB;
-		uint64_t region = contiguous(g, size, 2 * MiB), life = 25 * 1150 * 1000;
+		uint64_t region = contiguous(g, size, 2 * MiB), life = live * 1150 * 1000ull;
 		uint64_t p, step = size / npages;
 		unsigned int d = dir(g);
 
 		for (p = 0; p < npages; p++)
 			buffer(g, region + (p * step & ~(4 * KiB - 1)), 4 * KiB, d, life);
 	}
+}
+
+/* Game loading: about 25 bursts in flight (load_bursts). */
+static void gen_load(struct gen *g)
+{
+	load_bursts(g, 400 * opt_scale, 25);
+}
+
+/*
+ * A demanding game loading: about 200 bursts in flight, 180,000 4 KiB pages; exact
+ * needs three times the mapping cap, window fits both caps.
+ */
+static void gen_surge(struct gen *g)
+{
+	load_bursts(g, 800 * opt_scale, 200);
 }
 
 /*
@@ -261,6 +276,7 @@ static const struct {
 	const char *help;
 } kinds[] = {
 	{ "load", gen_load, "game loading: bursts of 4 KiB maps inside larger regions" },
+	{ "surge", gen_surge, "a demanding game loading: 200 bursts in flight" },
 	{ "uvm", gen_uvm, "CUDA/UVM: 64 KiB pages and 2 MiB blocks" },
 	{ "staging", gen_staging, "UVM traffic plus bursts of 16 MiB staging buffers" },
 	{ "alloc16m", gen_alloc16m, "16 MiB allocations with turnover" },
