@@ -2,6 +2,16 @@
 #include "dp_map.h"
 
 #define DP_WINDOW_MAX_SHIFT	21	/* adaptive windows: 2 MiB down to 4 pages */
+/*
+ * A window is dense when at least DP_DENSE_MAPS of the last DP_MAP_RECENT buffer maps
+ * fall in it and their pages fill a quarter of it: a region being filled, as game
+ * asset uploads are. While mapping slots run short, its slop buys slots for buffers
+ * that are arriving, so it may use DP_DENSE_BUDGET times the budget. Two neighbouring
+ * long-lived objects do not make a window dense, nor does a workload that has slots
+ * to spare (then bytes are the scarcer cap).
+ */
+#define DP_DENSE_MAPS		3
+#define DP_DENSE_BUDGET		8
 
 static const char *const policy_names[DP_POLICY_COUNT] = {
 	[DP_POLICY_EXACT] = "exact",
@@ -387,29 +397,70 @@ static struct dp_hmap *shared_find(const struct dp_mapper *m, uint64_t pa, uint6
  * bytes are the cheaper currency). Slop pinned by a long-lived buffer cannot be taken
  * back, so the budget shrinks as buffers grow and never reaches the byte cap.
  */
+/* More than half the mapping slots are taken: bytes become the cheaper currency. */
+static bool slots_short(const struct dp_mapper *m)
+{
+	return m->stats.live_mappings > m->cfg.max_mappings / 2;
+}
+
 static uint64_t slop_budget(const struct dp_mapper *m)
 {
 	const struct dp_map_stats *st = &m->stats;
 	uint64_t use = st->live_bytes - st->slop, max = m->cfg.max_bytes;
 	uint64_t budget = use < max ? (max - use) / 100 * m->cfg.slop_share : 0;
 
-	return st->live_mappings > m->cfg.max_mappings / 2 ? 2 * budget : budget;
+	return slots_short(m) ? 2 * budget : budget;
+}
+
+/* The last buffer maps that fall in each aligned window around one address. */
+struct nearby {
+	uint64_t bytes[DP_WINDOW_MAX_SHIFT + 1];	/* their pages, by window shift */
+	unsigned int maps[DP_WINDOW_MAX_SHIFT + 1];
+};
+
+static void nearby_count(const struct dp_mapper *m, uint64_t pa, struct nearby *nb)
+{
+	int i, shift;
+
+	*nb = (struct nearby){ { 0 }, { 0 } };
+	for (i = 0; i < DP_MAP_RECENT; i++) {
+		uint64_t x = pa ^ m->recent[i].pa;
+
+		/* The smallest aligned window holding both: past the highest differing bit. */
+		shift = x ? 64 - __builtin_clzll(x) : 0;
+		if (shift <= DP_WINDOW_MAX_SHIFT && m->recent[i].bytes) {
+			nb->bytes[shift] += m->recent[i].bytes;
+			nb->maps[shift]++;
+		}
+	}
+	for (shift = 1; shift <= DP_WINDOW_MAX_SHIFT; shift++) {
+		nb->bytes[shift] += nb->bytes[shift - 1];
+		nb->maps[shift] += nb->maps[shift - 1];
+	}
+}
+
+static bool dense(const struct nearby *nb, int shift)
+{
+	return nb->maps[shift] >= DP_DENSE_MAPS && 4 * nb->bytes[shift] >= 1ull << shift;
 }
 
 /*
  * Adaptive: the largest aligned window (2 MiB down to 4 pages) around the buffer that
  * overlaps no other window, is at least four times the buffer (room for neighbours),
- * and whose unused bytes fit the slop budget once idle windows are released; 0 when
- * the buffer should be mapped exactly.
+ * and whose unused bytes fit the slop budget (more for a dense window) once idle
+ * windows are released, which *allowed returns; 0 when the buffer should be mapped
+ * exactly.
  */
 static uint64_t adaptive_window(const struct dp_mapper *m, uint64_t pa, uint64_t len,
-				const struct dp_hmap *below, uint64_t *start)
+				const struct dp_hmap *below, uint64_t *start, uint64_t *allowed)
 {
 	const struct dp_map_stats *st = &m->stats;
 	uint64_t need = pages(m, pa, len), budget = slop_budget(m);
 	uint64_t busy_slop = st->slop - st->idle_bytes;
 	uint64_t lo = below ? below->pa + below->size : 0, hi = UINT64_MAX;
+	unsigned int most = slots_short(m) ? DP_DENSE_BUDGET : 1;
 	struct dp_tree_node *n;
+	struct nearby nb;
 	int shift;
 
 	/*
@@ -417,13 +468,14 @@ static uint64_t adaptive_window(const struct dp_mapper *m, uint64_t pa, uint64_t
 	 * map exactly without looking further (a window squeezed between neighbours
 	 * could be smaller, but would rarely serve another buffer).
 	 */
-	if (busy_slop + 3 * need > budget)
+	if (busy_slop + 3 * need > most * budget)
 		return 0;
 	n = dp_tree_ceil(&m->windows, pa, 0);
 	if (n)
 		hi = dp_tree_entry(n, struct dp_hmap, by_pa)->pa;
 	if (pa < lo || pa + len > hi)
 		return 0;
+	nearby_count(m, pa, &nb);
 	for (shift = DP_WINDOW_MAX_SHIFT; shift >= (int)m->cfg.granule_shift + 2; shift--) {
 		uint64_t w = 1ull << shift, ws = DP_ALIGN_DOWN(pa, w), we = ws + w;
 
@@ -435,7 +487,8 @@ static uint64_t adaptive_window(const struct dp_mapper *m, uint64_t pa, uint64_t
 			ws = lo;
 		if (we > hi)
 			we = hi;
-		if (busy_slop + (we - ws - need) > budget)
+		*allowed = most > 1 && dense(&nb, shift) ? most * budget : budget;
+		if (busy_slop + (we - ws - need) > *allowed)
 			continue;
 		*start = ws;
 		return we - ws;
@@ -446,7 +499,7 @@ static uint64_t adaptive_window(const struct dp_mapper *m, uint64_t pa, uint64_t
 static int map_host(struct dp_mapper *m, uint64_t pa, uint64_t len, unsigned int perm,
 		    const struct dp_hmap *below, struct dp_hmap **out)
 {
-	uint64_t g = granule(m), w, ws = 0;
+	uint64_t g = granule(m), w, ws = 0, allowed = 0;
 
 	switch (m->cfg.policy) {
 	case DP_POLICY_WINDOW:
@@ -461,8 +514,8 @@ static int map_host(struct dp_mapper *m, uint64_t pa, uint64_t len, unsigned int
 		 * Idle windows give way to a window that is wanted now (each would be
 		 * unmapped some day anyway), but no cap is pushed for one.
 		 */
-		w = adaptive_window(m, pa, len, below, &ws);
-		while (w && m->stats.slop + (w - pages(m, pa, len)) > slop_budget(m))
+		w = adaptive_window(m, pa, len, below, &ws, &allowed);
+		while (w && m->stats.slop + (w - pages(m, pa, len)) > allowed)
 			if (!evict_one(m))
 				w = 0;
 		if (w && hmap_create(m, ws, w, PVDMA_MAP_READ | PVDMA_MAP_WRITE, true, false,
@@ -509,6 +562,9 @@ int dp_mapper_batch_map(struct dp_mapper *m, uint64_t pa, uint64_t len, unsigned
 		if (ret != PVDMA_S_OK)
 			return batch_fail(m, ret);
 	}
+	m->recent[m->recent_next].pa = pa;
+	m->recent[m->recent_next].bytes = pages(m, pa, len);
+	m->recent_next = (m->recent_next + 1) % DP_MAP_RECENT;
 	if (!h->batch_refs) {
 		h->batch_next = m->touched;
 		m->touched = h;
