@@ -461,6 +461,7 @@ static uint64_t adaptive_window(const struct dp_mapper *m, uint64_t pa, uint64_t
 	unsigned int most = slots_short(m) ? DP_DENSE_BUDGET : 1;
 	struct dp_tree_node *n;
 	struct nearby nb;
+	bool counted = false;
 	int shift;
 
 	/*
@@ -475,7 +476,6 @@ static uint64_t adaptive_window(const struct dp_mapper *m, uint64_t pa, uint64_t
 		hi = dp_tree_entry(n, struct dp_hmap, by_pa)->pa;
 	if (pa < lo || pa + len > hi)
 		return 0;
-	nearby_count(m, pa, &nb);
 	for (shift = DP_WINDOW_MAX_SHIFT; shift >= (int)m->cfg.granule_shift + 2; shift--) {
 		uint64_t w = 1ull << shift, ws = DP_ALIGN_DOWN(pa, w), we = ws + w;
 
@@ -487,7 +487,18 @@ static uint64_t adaptive_window(const struct dp_mapper *m, uint64_t pa, uint64_t
 			ws = lo;
 		if (we > hi)
 			we = hi;
-		*allowed = most > 1 && dense(&nb, shift) ? most * budget : budget;
+		/*
+		 * Whether the window is dense matters only if the plain budget falls short,
+		 * to take the window or to keep idle ones (slop counts them, busy_slop not).
+		 */
+		*allowed = budget;
+		if (most > 1 && st->slop + (we - ws - need) > budget) {
+			if (!counted)
+				nearby_count(m, pa, &nb);
+			counted = true;
+			if (dense(&nb, shift))
+				*allowed = most * budget;
+		}
 		if (busy_slop + (we - ws - need) > *allowed)
 			continue;
 		*start = ws;
