@@ -391,17 +391,18 @@ static struct dp_hmap *shared_find(const struct dp_mapper *m, uint64_t pa, uint6
 	return NULL;
 }
 
-/*
- * Adaptive: how many unused bytes all windows may hold. slop_share percent of the bytes
- * buffers leave free, twice that when more than half the mapping slots are taken (then
- * bytes are the cheaper currency). Slop pinned by a long-lived buffer cannot be taken
- * back, so the budget shrinks as buffers grow and never reaches the byte cap.
- */
 /* More than half the mapping slots are taken: bytes become the cheaper currency. */
 static bool slots_short(const struct dp_mapper *m)
 {
 	return m->stats.live_mappings > m->cfg.max_mappings / 2;
 }
+
+/*
+ * Adaptive: how many unused bytes all windows may hold. slop_share percent of the bytes
+ * buffers leave free, twice that when slots run short. Slop pinned by a long-lived
+ * buffer cannot be taken back, so the budget shrinks as buffers grow and never
+ * reaches the byte cap.
+ */
 
 static uint64_t slop_budget(const struct dp_mapper *m)
 {
@@ -573,9 +574,11 @@ int dp_mapper_batch_map(struct dp_mapper *m, uint64_t pa, uint64_t len, unsigned
 		if (ret != PVDMA_S_OK)
 			return batch_fail(m, ret);
 	}
-	m->recent[m->recent_next].pa = pa;
-	m->recent[m->recent_next].bytes = pages(m, pa, len);
-	m->recent_next = (m->recent_next + 1) % DP_MAP_RECENT;
+	if (m->cfg.policy == DP_POLICY_ADAPTIVE) {	/* only adaptive_window() reads it */
+		m->recent[m->recent_next].pa = pa;
+		m->recent[m->recent_next].bytes = pages(m, pa, len);
+		m->recent_next = (m->recent_next + 1) % DP_MAP_RECENT;
+	}
 	if (!h->batch_refs) {
 		h->batch_next = m->touched;
 		m->touched = h;
