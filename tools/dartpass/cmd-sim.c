@@ -158,6 +158,21 @@ static struct buf **buf_find(struct bufs *b, const struct dp_trace_rec *r)
 	return p;
 }
 
+/* Links a new buffer for r's map at p (from buf_find), the first of its twins. */
+static struct buf *buf_add(struct buf **p, const struct dp_trace_rec *r)
+{
+	struct buf *x = malloc(sizeof(*x));
+
+	if (!x) {
+		fprintf(stderr, "dartpass sim: out of memory\n");
+		exit(1);
+	}
+	*x = (struct buf){ .pa = r->pa, .len = r->len, .dev = r->dev, .perm = r->perm,
+			   .next = *p };
+	*p = x;
+	return x;
+}
+
 struct result {
 	struct dp_map_stats st;
 	uint64_t refused, refused_bytes;	/* buffer maps, and their length */
@@ -284,14 +299,7 @@ static uint64_t trace_floor(const struct trace *t, bool *over)
 		struct buf **p = buf_find(&b, e);
 
 		if (e->op == 'M') {
-			x = calloc(1, sizeof(*x));
-			if (!x) {
-				fprintf(stderr, "dartpass sim: out of memory\n");
-				exit(1);
-			}
-			*x = (struct buf){ .pa = e->pa, .len = e->len, .dev = e->dev,
-					   .perm = e->perm, .next = *p };
-			*p = x;
+			buf_add(p, e);
 		} else if (*p) {
 			x = *p;
 			*p = x->next;
@@ -317,8 +325,8 @@ static uint64_t trace_floor(const struct trace *t, bool *over)
 /*
  * The DART model and the mapper the options describe, for one policy (null_next: the
  * null host's next bus address). Options are 64-bit and some config fields 32-bit:
- * values that would narrow are refused here, the rest by the model's and the mapper's
- * own checks.
+ * values that would narrow, and granule shifts too wide to shift by, are refused here,
+ * the rest by the model's and the mapper's own checks.
  */
 static int sim_setup(enum dp_policy policy, struct dp_dart *dart, struct dp_mapper *m,
 		     uint64_t *null_next)
@@ -375,14 +383,7 @@ static int replay(const struct trace *t, enum dp_policy policy, struct result *r
 		struct buf **p = buf_find(&b, r);
 
 		if (r->op == 'M') {
-			x = malloc(sizeof(*x));
-			if (!x) {
-				fprintf(stderr, "dartpass sim: out of memory\n");
-				exit(1);
-			}
-			*x = (struct buf){ .pa = r->pa, .len = r->len, .dev = r->dev,
-					   .perm = r->perm, .next = *p };
-			*p = x;
+			x = buf_add(p, r);
 			x->refused = dp_mapper_map(&m, r->pa, r->len, r->perm, &x->iova) !=
 				     PVDMA_S_OK;
 			res->refused += x->refused;
