@@ -3,15 +3,18 @@
 
 #define DP_WINDOW_MAX_SHIFT	21	/* adaptive windows: 2 MiB down to 4 pages */
 /*
- * A window is dense when at least DP_DENSE_MAPS of the last DP_MAP_RECENT buffer maps
- * fall in it and their pages fill a quarter of it: a region being filled, as game
- * asset uploads are. While mapping slots run short, its slop buys slots for buffers
- * that are arriving, so it may use DP_DENSE_BUDGET times the budget. Two neighbouring
- * long-lived objects do not make a window dense, nor does a workload that has slots
- * to spare (then bytes are the scarcer cap).
+ * Busy windows whose unused bytes are under 1/DP_FILLED_DIV of their size are being
+ * filled by the buffers they were made for (a region being uploaded, as game assets
+ * are), and may hold up to 1/DP_FILLED_BUDGET_DIV of the free bytes unused.
  */
-#define DP_DENSE_MAPS		3
-#define DP_DENSE_BUDGET		8
+#define DP_FILLED_DIV		4
+#define DP_FILLED_BUDGET_DIV	2
+/*
+ * No window may leave more than 1/DP_WINDOW_SLOP_DIV of the free bytes unused: as
+ * the byte cap nears, windows shrink, and so does what the last window of each region
+ * wastes past the region's end.
+ */
+#define DP_WINDOW_SLOP_DIV	512
 
 static const char *const policy_names[DP_POLICY_COUNT] = {
 	[DP_POLICY_EXACT] = "exact",
@@ -134,6 +137,7 @@ static void hmap_drop(struct dp_mapper *m, struct dp_hmap *h)
 	pa_index_remove(m, h);
 	st->live_mappings--;
 	st->live_bytes -= h->size;
+	st->window_bytes -= h->window ? h->size : 0;
 	st->slop -= hmap_slop(h);
 	dp_free(h);
 }
@@ -149,6 +153,7 @@ static void hmap_release(struct dp_mapper *m, struct dp_hmap *h)
 	pa_index_remove(m, h);
 	st->live_mappings--;
 	st->live_bytes -= h->size;
+	st->window_bytes -= h->window ? h->size : 0;
 	st->slop -= hmap_slop(h);
 	h->req = (struct dp_host_req){ .op = PVDMA_OP_UNMAP, .pa = h->pa, .len = h->size,
 				       .iova = h->iova, .status = PVDMA_S_PENDING };
@@ -209,6 +214,7 @@ static int hmap_create(struct dp_mapper *m, uint64_t pa, uint64_t size, unsigned
 	pa_index_insert(m, h);
 	st->live_mappings++;
 	st->live_bytes += size;
+	st->window_bytes += window ? size : 0;
 	st->slop += size;
 	if (st->live_mappings > st->peak_mappings)
 		st->peak_mappings = st->live_mappings;
@@ -397,72 +403,50 @@ static bool slots_short(const struct dp_mapper *m)
 	return m->stats.live_mappings > m->cfg.max_mappings / 2;
 }
 
-/*
- * Adaptive: how many unused bytes all windows may hold. slop_share percent of the bytes
- * buffers leave free, twice that when slots run short. Slop pinned by a long-lived
- * buffer cannot be taken back, so the budget shrinks as buffers grow and never
- * reaches the byte cap.
- */
+/* The byte cap minus the bytes buffers use (their pages). */
+static uint64_t free_bytes(const struct dp_mapper *m)
+{
+	uint64_t use = m->stats.live_bytes - m->stats.slop;
 
+	return use < m->cfg.max_bytes ? m->cfg.max_bytes - use : 0;
+}
+
+/*
+ * Adaptive: how many unused bytes all windows may hold. slop_share percent of the free
+ * bytes, twice that when slots run short. Slop pinned by a long-lived buffer cannot
+ * be taken back, so the budget shrinks as buffers grow and never reaches the byte cap.
+ * While busy windows are nearly full, buffers are filling the windows they get and
+ * their slop does not stay: then up to half the free bytes.
+ */
 static uint64_t slop_budget(const struct dp_mapper *m)
 {
 	const struct dp_map_stats *st = &m->stats;
-	uint64_t use = st->live_bytes - st->slop, max = m->cfg.max_bytes;
-	uint64_t budget = use < max ? (max - use) / 100 * m->cfg.slop_share : 0;
+	uint64_t free = free_bytes(m), budget = free / 100 * m->cfg.slop_share;
+	uint64_t busy = st->window_bytes - st->idle_bytes, busy_slop = st->slop - st->idle_bytes;
 
-	return slots_short(m) ? 2 * budget : budget;
-}
-
-/* The last buffer maps that fall in each aligned window around one address. */
-struct nearby {
-	uint64_t bytes[DP_WINDOW_MAX_SHIFT + 1];	/* their pages, by window shift */
-	unsigned int maps[DP_WINDOW_MAX_SHIFT + 1];
-};
-
-static void nearby_count(const struct dp_mapper *m, uint64_t pa, struct nearby *nb)
-{
-	int i, shift;
-
-	*nb = (struct nearby){ { 0 }, { 0 } };
-	for (i = 0; i < DP_MAP_RECENT; i++) {
-		uint64_t x = pa ^ m->recent[i].pa;
-
-		/* The smallest aligned window holding both: past the highest differing bit. */
-		shift = x ? 64 - __builtin_clzll(x) : 0;
-		if (shift <= DP_WINDOW_MAX_SHIFT && m->recent[i].bytes) {
-			nb->bytes[shift] += m->recent[i].bytes;
-			nb->maps[shift]++;
-		}
-	}
-	for (shift = 1; shift <= DP_WINDOW_MAX_SHIFT; shift++) {
-		nb->bytes[shift] += nb->bytes[shift - 1];
-		nb->maps[shift] += nb->maps[shift - 1];
-	}
-}
-
-static bool dense(const struct nearby *nb, int shift)
-{
-	return nb->maps[shift] >= DP_DENSE_MAPS && 4 * nb->bytes[shift] >= 1ull << shift;
+	if (slots_short(m))
+		budget *= 2;
+	if (busy_slop * DP_FILLED_DIV < busy && budget < free / DP_FILLED_BUDGET_DIV)
+		budget = free / DP_FILLED_BUDGET_DIV;
+	return budget;
 }
 
 /*
  * Adaptive: the largest aligned window (2 MiB down to 4 pages) around the buffer that
  * overlaps no other window, is at least four times the buffer (room for neighbours),
- * and whose unused bytes fit the slop budget (more for a dense window) once idle
- * windows are released, which *allowed returns; 0 when the buffer should be mapped
- * exactly.
+ * leaves at most 1/DP_WINDOW_SLOP_DIV of the free bytes unused, and whose unused bytes
+ * fit the slop budget once idle windows are released, which *allowed returns; 0 when
+ * the buffer should be mapped exactly.
  */
 static uint64_t adaptive_window(const struct dp_mapper *m, uint64_t pa, uint64_t len,
 				const struct dp_hmap *below, uint64_t *start, uint64_t *allowed)
 {
 	const struct dp_map_stats *st = &m->stats;
 	uint64_t need = pages(m, pa, len), budget = slop_budget(m);
+	uint64_t most = free_bytes(m) / DP_WINDOW_SLOP_DIV;
 	uint64_t busy_slop = st->slop - st->idle_bytes;
 	uint64_t lo = below ? below->pa + below->size : 0, hi = UINT64_MAX;
-	unsigned int most = slots_short(m) ? DP_DENSE_BUDGET : 1;
 	struct dp_tree_node *n;
-	struct nearby nb;
-	bool counted = false;
 	int shift;
 
 	/*
@@ -470,13 +454,14 @@ static uint64_t adaptive_window(const struct dp_mapper *m, uint64_t pa, uint64_t
 	 * map exactly without looking further (a window squeezed between neighbours
 	 * could be smaller, but would rarely serve another buffer).
 	 */
-	if (busy_slop + 3 * need > most * budget)
+	if (busy_slop + 3 * need > budget || 3 * need > most)
 		return 0;
 	n = dp_tree_ceil(&m->windows, pa, 0);
 	if (n)
 		hi = dp_tree_entry(n, struct dp_hmap, by_pa)->pa;
 	if (pa < lo || pa + len > hi)
 		return 0;
+	*allowed = budget;
 	for (shift = DP_WINDOW_MAX_SHIFT; shift >= (int)m->cfg.granule_shift + 2; shift--) {
 		uint64_t w = 1ull << shift, ws = DP_ALIGN_DOWN(pa, w), we = ws + w;
 
@@ -488,19 +473,7 @@ static uint64_t adaptive_window(const struct dp_mapper *m, uint64_t pa, uint64_t
 			ws = lo;
 		if (we > hi)
 			we = hi;
-		/*
-		 * Whether the window is dense matters only if the plain budget falls short,
-		 * to take the window or to keep idle ones (slop counts them, busy_slop not).
-		 */
-		*allowed = budget;
-		if (most > 1 && st->slop + (we - ws - need) > budget) {
-			if (!counted)
-				nearby_count(m, pa, &nb);
-			counted = true;
-			if (dense(&nb, shift))
-				*allowed = most * budget;
-		}
-		if (busy_slop + (we - ws - need) > *allowed)
+		if (we - ws - need > most || busy_slop + (we - ws - need) > budget)
 			continue;
 		*start = ws;
 		return we - ws;
@@ -573,11 +546,6 @@ int dp_mapper_batch_map(struct dp_mapper *m, uint64_t pa, uint64_t len, unsigned
 		ret = map_host(m, pa, len, perm, below, &h);
 		if (ret != PVDMA_S_OK)
 			return batch_fail(m, ret);
-	}
-	if (m->cfg.policy == DP_POLICY_ADAPTIVE) {	/* only adaptive_window() reads it */
-		m->recent[m->recent_next].pa = pa;
-		m->recent[m->recent_next].bytes = pages(m, pa, len);
-		m->recent_next = (m->recent_next + 1) % DP_MAP_RECENT;
 	}
 	if (!h->batch_refs) {
 		h->batch_next = m->touched;

@@ -15,11 +15,13 @@
  *   adaptive  windows whose size follows a budget for unused mapped bytes (slop),
  *             a share of the bytes buffers leave free, so dense regions share one
  *             mapping while scattered long-lived buffers fall back to exact mappings
- *             instead of pinning windows (while mapping slots run short, a region
- *             the last maps are filling densely gets a larger budget); a buffer
- *             needing the same pages as a live exact mapping shares it; idle
- *             windows are kept for reuse within a small budget and are the first
- *             thing released, under pressure or to make slop room for a new window.
+ *             instead of pinning windows; while busy windows are nearly full, their
+ *             buffers are filling them and the budget grows to half the free bytes;
+ *             no window leaves more than 1/512 of the free bytes unused, so windows
+ *             shrink as the byte cap nears; a buffer needing the same pages as a
+ *             live exact mapping shares it; idle windows are kept for reuse within
+ *             a small budget and are the first thing released, under pressure or to
+ *             make slop room for a new window.
  *
  * The host is reached through dp_host_ops (the pvdma doorbell in the guest module, the
  * DART model in the simulator), one list of requests per call. A batch groups the
@@ -113,6 +115,7 @@ struct dp_map_stats {
 	uint64_t slop;				/* live_bytes - page-rounded use */
 	uint64_t slop_at_peak_bytes;		/* live_bytes - buffer bytes, then */
 	uint64_t idle_mappings, idle_bytes;
+	uint64_t window_bytes;			/* windows' bytes, idle included */
 	uint64_t maps, unmaps;			/* buffer calls */
 	uint64_t host_maps, host_unmaps;	/* host requests */
 	uint64_t host_calls;			/* host round trips (submits) */
@@ -120,8 +123,6 @@ struct dp_map_stats {
 	uint64_t evictions;			/* idle windows released */
 	uint64_t refused[PVDMA_S_BAD_BATCH + 1];	/* buffer maps, by status */
 };
-
-#define DP_MAP_RECENT	16
 
 struct dp_mapper {
 	struct dp_map_config cfg;
@@ -133,9 +134,6 @@ struct dp_mapper {
 	uint64_t exacts_mask;
 	struct dp_hmap idle;		/* list head of idle windows */
 	struct dp_map_stats stats;
-	/* The last buffer maps, a ring: where regions are being filled densely. */
-	struct { uint64_t pa, bytes; } recent[DP_MAP_RECENT];
-	unsigned int recent_next;
 	/* The open batch: host requests not yet submitted, what to undo on failure. */
 	struct dp_host_req *releases, **releases_tail;
 	struct dp_host_req *creates, **creates_tail;

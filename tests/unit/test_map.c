@@ -210,25 +210,26 @@ static void test_sharing(void)
 	}
 }
 
-/* A DART model capped at max_bytes and an adaptive mapper on it (slop share 25%). */
+/* A DART model capped at max_bytes and an adaptive mapper on it. */
 static void adaptive_open(struct dp_dart *d, struct dp_mapper *m, struct dp_map_config *mc,
-			  uint64_t max_bytes)
+			  uint64_t max_bytes, uint32_t slop_share)
 {
 	struct dp_dart_config dc = { .aperture_base = G, .aperture_size = 1ull << 32,
-				     .granule_shift = 14, .max_mappings = 1024,
+				     .granule_shift = 14, .max_mappings = 4096,
 				     .max_bytes = max_bytes };
 
 	*mc = (struct dp_map_config){ .policy = DP_POLICY_ADAPTIVE, .granule_shift = 14,
-				      .max_mappings = 1024, .max_bytes = max_bytes,
-				      .slop_share = 25 };
+				      .max_mappings = 4096, .max_bytes = max_bytes,
+				      .slop_share = slop_share };
 	dp_dart_init(d, &dc);
 	dp_mapper_init(m, mc, &dp_dart_host_ops, d);
 }
 
 /*
  * Adaptive: an idle window is released to make slop room for a window wanted now. With
- * 64 MiB and 54 MiB of buffers, the budget is 2.5 MiB: a 2 MiB idle window leaves no
- * room for another 2 MiB window unless it goes.
+ * 1 GiB, slop share 1% and 824 MiB of buffers, the budget is 2 MiB: a 2 MiB idle window
+ * leaves no room for a 256 KiB window (the largest that leaves under 1/512 of the 200
+ * MiB free unused) unless it goes.
  */
 static void test_idle_gives_way(void)
 {
@@ -238,22 +239,80 @@ static void test_idle_gives_way(void)
 	struct dp_mapper m;
 	int ok;
 
-	adaptive_open(&d, &m, &mc, 64ull << 20);
+	adaptive_open(&d, &m, &mc, 1ull << 30, 1);
 	ok = dp_mapper_map(&m, 1ull << 30, 4096, PVDMA_MAP_READ, &iova) == PVDMA_S_OK &&
 	     dp_mapper_unmap(&m, iova, 4096) == PVDMA_S_OK;
 	ok &= m.stats.idle_mappings == 1 && m.stats.idle_bytes == 2u << 20;
-	ok &= dp_mapper_map(&m, 2ull << 30, 54u << 20, PVDMA_MAP_READ, &big) == PVDMA_S_OK;
-	ok &= dp_mapper_map(&m, 3ull << 30, 4096, PVDMA_MAP_READ, &iova) == PVDMA_S_OK;
+	ok &= dp_mapper_map(&m, 2ull << 30, 824u << 20, PVDMA_MAP_READ, &big) == PVDMA_S_OK;
+	ok &= dp_mapper_map(&m, 4ull << 30, 4096, PVDMA_MAP_READ, &iova) == PVDMA_S_OK;
 	DP_CHECK(ok && m.stats.evictions == 1 && m.stats.idle_mappings == 0 &&
-		 m.stats.live_bytes == 56u << 20,
-		 "adaptive: an idle window gives way to a 2 MiB window wanted now "
-		 "(evictions %llu, live %llu MiB)", (unsigned long long)m.stats.evictions,
-		 (unsigned long long)(m.stats.live_bytes >> 20));
+		 m.stats.live_bytes == (824u << 20) + (256u << 10),
+		 "adaptive: an idle window gives way to a window wanted now "
+		 "(evictions %llu, live %llu KiB)", (unsigned long long)m.stats.evictions,
+		 (unsigned long long)(m.stats.live_bytes >> 10));
 	dp_mapper_destroy(&m);
 	mc.slop_share = 101;
 	DP_CHECK(dp_mapper_init(&m, &mc, &dp_dart_host_ops, &d) == PVDMA_S_INVALID,
 		 "adaptive: a slop share above 100%% is rejected");
 	dp_dart_destroy(&d);
+}
+
+/*
+ * Adaptive: regions of 2 MiB, 4 MiB apart, each filled to pct% by 16 KiB buffers one
+ * region after the other, with 2 GiB and slop share 1%; returns the live host mappings
+ * (0 if a map failed).
+ */
+static uint64_t fill_regions(unsigned int regions, unsigned int pct)
+{
+	struct dp_map_config mc;
+	struct dp_dart d;
+	struct dp_mapper m;
+	uint64_t iova, n;
+	unsigned int r, p;
+	int ok = 1;
+
+	adaptive_open(&d, &m, &mc, 2ull << 30, 1);
+	for (r = 0; r < regions; r++)
+		for (p = 0; p < 128 * pct / 100; p++)
+			ok &= dp_mapper_map(&m, (1ull << 30) + ((uint64_t)r << 22) + p * 0x4000, 0x4000,
+					    PVDMA_MAP_READ, &iova) == PVDMA_S_OK;
+	n = m.stats.live_mappings;
+	dp_mapper_destroy(&m);
+	dp_dart_destroy(&d);
+	return ok ? n : 0;
+}
+
+/*
+ * Adaptive: windows that their buffers fill lift the slop budget. The 1% budget (about
+ * 20 MiB) holds the unused 416 KiB of about 45 regions filled to 80%, yet all 80 get a
+ * window; regions filled to 60% keep the plain budget, and some are mapped page by
+ * page. A window leaves at most 1/512 of the free bytes unused: a lone page gets 2 MiB
+ * with 2 GiB free, 128 KiB with 64 MiB.
+ */
+static void test_filled_windows(void)
+{
+	uint64_t full = fill_regions(80, 80), part = fill_regions(40, 60), iova;
+	struct dp_map_config mc;
+	struct dp_dart d;
+	struct dp_mapper m;
+	uint64_t bytes[2];
+	int i, ok = 1;
+
+	DP_CHECK(full == 80, "adaptive: 80 regions filled to 80%% take one window each (%llu)",
+		 (unsigned long long)full);
+	DP_CHECK(part > 40, "adaptive: regions filled to 60%% keep the plain budget "
+		 "(%llu host mappings for 40)", (unsigned long long)part);
+	for (i = 0; i < 2; i++) {
+		adaptive_open(&d, &m, &mc, i ? 64ull << 20 : 2ull << 30, 25);
+		ok &= dp_mapper_map(&m, 1ull << 30, 4096, PVDMA_MAP_READ, &iova) == PVDMA_S_OK;
+		bytes[i] = m.stats.live_bytes;
+		dp_mapper_destroy(&m);
+		dp_dart_destroy(&d);
+	}
+	DP_CHECK(ok && bytes[0] == 2u << 20 && bytes[1] == 128u << 10,
+		 "adaptive: a lone page's window is 2 MiB with 2 GiB free, 128 KiB with 64 MiB "
+		 "(%llu KiB, %llu KiB)", (unsigned long long)bytes[0] >> 10,
+		 (unsigned long long)bytes[1] >> 10);
 }
 
 /*
@@ -268,7 +327,7 @@ static void test_exact_shared(void)
 	struct dp_mapper m;
 	int ok;
 
-	adaptive_open(&d, &m, &mc, 1ull << 30);
+	adaptive_open(&d, &m, &mc, 1ull << 30, 25);
 	/* Both too big for a window (over a quarter of 2 MiB): mapped exactly. */
 	ok = dp_mapper_map(&m, base, 1u << 20, PVDMA_MAP_READ, &big) == PVDMA_S_OK;
 	ok &= dp_mapper_map(&m, base + 0x4000, 600 << 10, PVDMA_MAP_READ, &in) == PVDMA_S_OK;
@@ -404,6 +463,7 @@ int main(void)
 	test_policies();
 	test_sharing();
 	test_idle_gives_way();
+	test_filled_windows();
 	test_exact_shared();
 	test_batch();
 	test_trace_format();
