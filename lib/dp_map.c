@@ -171,17 +171,17 @@ static bool evict_one(struct dp_mapper *m)
 	return true;
 }
 
-/* Makes room for one more host mapping of size bytes, releasing idle windows if evict. */
-static int make_room(struct dp_mapper *m, uint64_t size, bool evict)
+/* Makes room for one more host mapping of size bytes, releasing idle windows. */
+static int make_room(struct dp_mapper *m, uint64_t size)
 {
 	const struct dp_map_stats *st = &m->stats;
 
 	for (;;) {
 		if (st->live_mappings >= m->cfg.max_mappings) {
-			if (!evict || !evict_one(m))
+			if (!evict_one(m))
 				return PVDMA_S_NO_MAPPINGS;
 		} else if (size > m->cfg.max_bytes - st->live_bytes) {
-			if (!evict || !evict_one(m))
+			if (!evict_one(m))
 				return PVDMA_S_NO_BYTES;
 		} else {
 			return PVDMA_S_OK;
@@ -191,11 +191,11 @@ static int make_room(struct dp_mapper *m, uint64_t size, bool evict)
 
 /* Plans a host mapping; the open batch creates it. */
 static int hmap_create(struct dp_mapper *m, uint64_t pa, uint64_t size, unsigned int perm,
-		       bool window, bool evict, struct dp_hmap **out)
+		       bool window, struct dp_hmap **out)
 {
 	struct dp_map_stats *st = &m->stats;
 	struct dp_hmap *h;
-	int ret = make_room(m, size, evict);
+	int ret = make_room(m, size);
 
 	if (ret != PVDMA_S_OK)
 		return ret;
@@ -492,25 +492,25 @@ static int map_host(struct dp_mapper *m, uint64_t pa, uint64_t len, unsigned int
 		ws = DP_ALIGN_DOWN(pa, w);
 		if (pa + len <= ws + w)
 			return hmap_create(m, ws, w, PVDMA_MAP_READ | PVDMA_MAP_WRITE, true,
-					   true, out);
+					   out);
 		break;
 	case DP_POLICY_ADAPTIVE:
 		/*
-		 * Idle windows give way to a window that is wanted now (each would be
-		 * unmapped some day anyway), but no cap is pushed for one.
+		 * Idle windows give way to a window that is wanted now, for the slop budget
+		 * as for the caps: each would be unmapped some day anyway.
 		 */
 		w = adaptive_window(m, pa, len, below, &ws, &allowed);
 		while (w && m->stats.slop + (w - pages(m, pa, len)) > allowed)
 			if (!evict_one(m))
 				w = 0;
-		if (w && hmap_create(m, ws, w, PVDMA_MAP_READ | PVDMA_MAP_WRITE, true, false,
+		if (w && hmap_create(m, ws, w, PVDMA_MAP_READ | PVDMA_MAP_WRITE, true,
 				     out) == PVDMA_S_OK)
 			return PVDMA_S_OK;
 		break;
 	default:
 		break;
 	}
-	return hmap_create(m, DP_ALIGN_DOWN(pa, g), pages(m, pa, len), perm, false, true, out);
+	return hmap_create(m, DP_ALIGN_DOWN(pa, g), pages(m, pa, len), perm, false, out);
 }
 
 /* Marks the open batch failed; its buffers are undone at dp_mapper_batch_end(). */
