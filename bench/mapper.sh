@@ -12,7 +12,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 out=$top/build/bench
 mkdir -p "$out"
 make -s -C "$top" tools
-for k in load uvm staging alloc16m coherent churn fill overcommit surge; do
+for k in load uvm staging alloc16m coherent churn fill overcommit surge shuffle; do
 	[ -s "$out/$k.trace" ] || "$top/build/dartpass" gen "$k" >"$out/$k.trace"
 done
 echo "== with the DART model as host (ns/op includes the model and the replay)"

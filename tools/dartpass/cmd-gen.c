@@ -97,10 +97,13 @@ static unsigned int dir(struct gen *g)
 /*
  * Game loading: nb bursts of 256..2048 4 KiB maps (a texture or asset upload) whose
  * pages lie in one 2..32 MiB physically contiguous region, 40..100% of it; each burst
- * is released whole `live` bursts' time later, so about that many are in flight.
+ * is released whole `live` bursts' time later, so about that many are in flight. The
+ * pages of a burst are mapped in address order, or in random order if shuffled (an
+ * upload that follows its buffer's page list, not physical addresses).
  */
-static void load_bursts(struct gen *g, int nb, int live)
+static void load_bursts(struct gen *g, int nb, int live, bool shuffled)
 {
+	uint64_t off[2048];
 	int b;
 
 	for (b = 0; b < nb; b++) {
@@ -111,14 +114,22 @@ static void load_bursts(struct gen *g, int nb, int live)
 		unsigned int d = dir(g);
 
 		for (p = 0; p < npages; p++)
-			buffer(g, region + (p * step & ~(4 * KiB - 1)), 4 * KiB, d, life);
+			off[p] = p * step & ~(4 * KiB - 1);
+		for (p = npages - 1; shuffled && p > 0; p--) {
+			uint64_t k = below(g, p + 1), t = off[p];
+
+			off[p] = off[k];
+			off[k] = t;
+		}
+		for (p = 0; p < npages; p++)
+			buffer(g, region + off[p], 4 * KiB, d, life);
 	}
 }
 
 /* Game loading: about 25 bursts in flight (load_bursts). */
 static void gen_load(struct gen *g)
 {
-	load_bursts(g, 400 * opt_scale, 25);
+	load_bursts(g, 400 * opt_scale, 25, false);
 }
 
 /*
@@ -127,7 +138,16 @@ static void gen_load(struct gen *g)
  */
 static void gen_surge(struct gen *g)
 {
-	load_bursts(g, 800 * opt_scale, 200);
+	load_bursts(g, 800 * opt_scale, 200, false);
+}
+
+/*
+ * surge with each burst's pages in random order: evidence of a dense region comes
+ * only from the maps that have already landed in it.
+ */
+static void gen_shuffle(struct gen *g)
+{
+	load_bursts(g, 800 * opt_scale, 200, true);
 }
 
 /*
@@ -277,6 +297,7 @@ static const struct {
 } kinds[] = {
 	{ "load", gen_load, "game loading: bursts of 4 KiB maps inside larger regions" },
 	{ "surge", gen_surge, "a demanding game loading: 200 bursts in flight" },
+	{ "shuffle", gen_shuffle, "surge with each burst's pages in random order" },
 	{ "uvm", gen_uvm, "CUDA/UVM: 64 KiB pages and 2 MiB blocks" },
 	{ "staging", gen_staging, "UVM traffic plus bursts of 16 MiB staging buffers" },
 	{ "alloc16m", gen_alloc16m, "16 MiB allocations with turnover" },
