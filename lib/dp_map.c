@@ -421,13 +421,13 @@ static uint64_t free_bytes(const struct dp_mapper *m)
 static uint64_t slop_budget(const struct dp_mapper *m)
 {
 	const struct dp_map_stats *st = &m->stats;
-	uint64_t free = free_bytes(m), budget = free / 100 * m->cfg.slop_share;
+	uint64_t room = free_bytes(m), budget = room / 100 * m->cfg.slop_share;
 	uint64_t busy = st->window_bytes - st->idle_bytes, busy_slop = st->slop - st->idle_bytes;
 
 	if (slots_short(m))
 		budget *= 2;
-	if (busy_slop * DP_FILLED_DIV < busy && budget < free / DP_FILLED_BUDGET_DIV)
-		budget = free / DP_FILLED_BUDGET_DIV;
+	if (busy_slop * DP_FILLED_DIV < busy && budget < room / DP_FILLED_BUDGET_DIV)
+		budget = room / DP_FILLED_BUDGET_DIV;
 	return budget;
 }
 
@@ -443,7 +443,7 @@ static uint64_t adaptive_window(const struct dp_mapper *m, uint64_t pa, uint64_t
 {
 	const struct dp_map_stats *st = &m->stats;
 	uint64_t need = pages(m, pa, len), budget = slop_budget(m);
-	uint64_t most = free_bytes(m) / DP_WINDOW_SLOP_DIV;
+	uint64_t max_slop = free_bytes(m) / DP_WINDOW_SLOP_DIV;
 	uint64_t busy_slop = st->slop - st->idle_bytes;
 	uint64_t lo = below ? below->pa + below->size : 0, hi = UINT64_MAX;
 	struct dp_tree_node *n;
@@ -454,7 +454,7 @@ static uint64_t adaptive_window(const struct dp_mapper *m, uint64_t pa, uint64_t
 	 * map exactly without looking further (a window squeezed between neighbours
 	 * could be smaller, but would rarely serve another buffer).
 	 */
-	if (busy_slop + 3 * need > budget || 3 * need > most)
+	if (busy_slop + 3 * need > budget || 3 * need > max_slop)
 		return 0;
 	n = dp_tree_ceil(&m->windows, pa, 0);
 	if (n)
@@ -473,7 +473,7 @@ static uint64_t adaptive_window(const struct dp_mapper *m, uint64_t pa, uint64_t
 			ws = lo;
 		if (we > hi)
 			we = hi;
-		if (we - ws - need > most || busy_slop + (we - ws - need) > budget)
+		if (we - ws - need > max_slop || busy_slop + (we - ws - need) > budget)
 			continue;
 		*start = ws;
 		return we - ws;
