@@ -5,10 +5,9 @@
 /*
  * Busy windows whose unused bytes are under 1/DP_FILLED_DIV of their size are being
  * filled by the buffers they were made for (a region being uploaded, as game assets
- * are), and may hold up to 1/DP_FILLED_BUDGET_DIV of the free bytes unused.
+ * are), and may hold all but 1/DP_FILLED_DIV of the free bytes unused.
  */
 #define DP_FILLED_DIV		4
-#define DP_FILLED_BUDGET_DIV	2
 /*
  * No window may leave more than 1/DP_WINDOW_SLOP_DIV of the free bytes unused: as
  * the byte cap nears, windows shrink, and so does what the last window of each region
@@ -416,7 +415,7 @@ static uint64_t free_bytes(const struct dp_mapper *m)
  * bytes, twice that when slots run short. Slop pinned by a long-lived buffer cannot
  * be taken back, so the budget shrinks as buffers grow and never reaches the byte cap.
  * While busy windows are nearly full, buffers are filling the windows they get and
- * their slop does not stay: then up to half the free bytes.
+ * their slop does not stay: then up to three quarters of the free bytes.
  */
 static uint64_t slop_budget(const struct dp_mapper *m)
 {
@@ -426,8 +425,8 @@ static uint64_t slop_budget(const struct dp_mapper *m)
 
 	if (slots_short(m))
 		budget *= 2;
-	if (busy_slop * DP_FILLED_DIV < busy && budget < room / DP_FILLED_BUDGET_DIV)
-		budget = room / DP_FILLED_BUDGET_DIV;
+	if (busy_slop * DP_FILLED_DIV < busy && budget < room - room / DP_FILLED_DIV)
+		budget = room - room / DP_FILLED_DIV;
 	return budget;
 }
 
