@@ -17,13 +17,20 @@ dp_wait 30 test -b /dev/sda
 dp_check "the managed AHCI disk appears" test -b /dev/sda
 dp_check "make 16 MiB of test data" dd if=/dev/urandom of=/tmp/data bs=1M count=16
 st() { sed -n "s/^$1 //p" "${pv}stats"; }
-t0=$(st round_trips) r0=$(( $(st host_maps) + $(st host_unmaps) ))
+# Commands the disk completed (reads and writes): each maps one scatterlist and unmaps it.
+ios() { awk '{ print $1 + $5 }' /sys/block/sda/stat; }
+t0=$(st round_trips) r0=$(( $(st host_maps) + $(st host_unmaps) )) i0=$(ios)
 dp_check "write 16 MiB in 1 MiB requests (O_DIRECT)" dd if=/tmp/data of=/dev/sda bs=1M oflag=direct
 trips=$(( $(st round_trips) - t0 )) requests=$(( $(st host_maps) + $(st host_unmaps) - r0 ))
+cmds=$(( $(ios) - i0 ))
 echo 3 >/proc/sys/vm/drop_caches
 dp_check "read back: same checksum" test "$(md5sum </tmp/data)" = "$(dd if=/dev/sda bs=1M count=16 iflag=direct 2>/dev/null | md5sum)"
 cat "${pv}stats" | sed "s/^/pvdma: /"
-dp_check "scatterlists share doorbells: $trips round trips for $requests host requests" test $((trips * 4)) -lt "$requests"
+# How many pages a list has depends on how physically contiguous dd's buffer is; the
+# lists must have more than one (requests > trips), and each list one doorbell to map
+# and one to unmap.
+dp_check "scatterlists share doorbells: $trips round trips for $cmds commands, $requests host requests" \
+	test "$trips" -le $((2 * cmds)) -a "$requests" -gt "$trips"
 cat "${pv}trace" >/tmp/trace
 calls=$(( $(st maps) + $(st unmaps) ))
 dp_check "the trace has one line per map and unmap ($(wc -l </tmp/trace) for $calls)" test "$(wc -l </tmp/trace)" -eq "$calls"
