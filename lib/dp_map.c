@@ -415,13 +415,13 @@ static uint64_t free_bytes(const struct dp_mapper *m)
  * bytes, twice that when slots run short. Slop pinned by a long-lived buffer cannot
  * be taken back, so the budget shrinks as buffers grow and never reaches the byte cap.
  * While busy windows are nearly full, buffers are filling the windows they get and
- * their slop does not stay: then up to three quarters of the free bytes.
+ * their slop does not stay: then up to three quarters of the free bytes. room is
+ * free_bytes(), busy_slop the unused bytes of windows that are not idle.
  */
-static uint64_t slop_budget(const struct dp_mapper *m)
+static uint64_t slop_budget(const struct dp_mapper *m, uint64_t room, uint64_t busy_slop)
 {
-	const struct dp_map_stats *st = &m->stats;
-	uint64_t room = free_bytes(m), budget = room / 100 * m->cfg.slop_share;
-	uint64_t busy = st->window_bytes - st->idle_bytes, busy_slop = st->slop - st->idle_bytes;
+	uint64_t busy = m->stats.window_bytes - m->stats.idle_bytes;
+	uint64_t budget = room / 100 * m->cfg.slop_share;
 
 	if (slots_short(m))
 		budget *= 2;
@@ -440,10 +440,9 @@ static uint64_t slop_budget(const struct dp_mapper *m)
 static uint64_t adaptive_window(const struct dp_mapper *m, uint64_t pa, uint64_t len,
 				const struct dp_hmap *below, uint64_t *start, uint64_t *allowed)
 {
-	const struct dp_map_stats *st = &m->stats;
-	uint64_t need = pages(m, pa, len), budget = slop_budget(m);
-	uint64_t max_slop = free_bytes(m) / DP_WINDOW_SLOP_DIV;
-	uint64_t busy_slop = st->slop - st->idle_bytes;
+	uint64_t need = pages(m, pa, len), room = free_bytes(m);
+	uint64_t busy_slop = m->stats.slop - m->stats.idle_bytes;
+	uint64_t budget = slop_budget(m, room, busy_slop), max_slop = room / DP_WINDOW_SLOP_DIV;
 	uint64_t lo = below ? below->pa + below->size : 0, hi = UINT64_MAX;
 	struct dp_tree_node *n;
 	int shift;
