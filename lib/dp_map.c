@@ -1,7 +1,13 @@
 // SPDX-License-Identifier: (GPL-2.0 OR MIT)
 #include "dp_map.h"
 
-#define DP_WINDOW_MAX_SHIFT	21	/* adaptive windows: 2 MiB down to 4 pages */
+/*
+ * Adaptive windows: 512 KiB down to 4 pages. A region's last window stays mapped past
+ * the region's end for as long as the region lives, so windows made while bytes were
+ * plentiful still waste their tails when the cap comes near; 1 and 2 MiB tails were
+ * too much for game loading near the byte cap.
+ */
+#define DP_WINDOW_MAX_SHIFT	19
 /*
  * Busy windows whose unused bytes are under 1/DP_FILLED_DIV of their size are being
  * filled by the buffers they were made for (a region being uploaded, as game assets
@@ -13,7 +19,7 @@
  * the byte cap nears, windows shrink, and so does what the last window of each region
  * wastes past the region's end.
  */
-#define DP_WINDOW_SLOP_DIV	512
+#define DP_WINDOW_SLOP_DIV	256
 
 static const char *const policy_names[DP_POLICY_COUNT] = {
 	[DP_POLICY_EXACT] = "exact",
@@ -431,7 +437,7 @@ static uint64_t slop_budget(const struct dp_mapper *m, uint64_t room, uint64_t b
 }
 
 /*
- * Adaptive: the largest aligned window (2 MiB down to 4 pages) around the buffer that
+ * Adaptive: the largest aligned window (512 KiB down to 4 pages) around the buffer that
  * overlaps no other window, is at least four times the buffer (room for neighbours),
  * leaves at most 1/DP_WINDOW_SLOP_DIV of the free bytes unused, and whose unused bytes
  * fit the slop budget once idle windows are released, which *allowed returns; 0 when

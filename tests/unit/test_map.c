@@ -227,9 +227,9 @@ static void adaptive_open(struct dp_dart *d, struct dp_mapper *m, struct dp_map_
 
 /*
  * Adaptive: an idle window is released to make slop room for a window wanted now. With
- * 1 GiB, slop share 1% and 824 MiB of buffers, the budget is 2 MiB: a 2 MiB idle window
- * leaves no room for a 256 KiB window (the largest that leaves under 1/512 of the 200
- * MiB free unused) unless it goes.
+ * 1 GiB, slop share 1% and 960 MiB of buffers, the budget is 655 KiB: a 512 KiB idle
+ * window leaves no room for a 256 KiB window (the largest that leaves at most 1/256 of
+ * the 64 MiB free unused) unless it goes.
  */
 static void test_idle_gives_way(void)
 {
@@ -242,11 +242,11 @@ static void test_idle_gives_way(void)
 	adaptive_open(&d, &m, &mc, 1ull << 30, 1);
 	ok = dp_mapper_map(&m, 1ull << 30, 4096, PVDMA_MAP_READ, &iova) == PVDMA_S_OK &&
 	     dp_mapper_unmap(&m, iova, 4096) == PVDMA_S_OK;
-	ok &= m.stats.idle_mappings == 1 && m.stats.idle_bytes == 2u << 20;
-	ok &= dp_mapper_map(&m, 2ull << 30, 824u << 20, PVDMA_MAP_READ, &big) == PVDMA_S_OK;
+	ok &= m.stats.idle_mappings == 1 && m.stats.idle_bytes == 512u << 10;
+	ok &= dp_mapper_map(&m, 2ull << 30, 960u << 20, PVDMA_MAP_READ, &big) == PVDMA_S_OK;
 	ok &= dp_mapper_map(&m, 4ull << 30, 4096, PVDMA_MAP_READ, &iova) == PVDMA_S_OK;
 	DP_CHECK(ok && m.stats.evictions == 1 && m.stats.idle_mappings == 0 &&
-		 m.stats.live_bytes == (824u << 20) + (256u << 10),
+		 m.stats.live_bytes == (960u << 20) + (256u << 10),
 		 "adaptive: an idle window gives way to a window wanted now "
 		 "(evictions %llu, live %llu KiB)", (unsigned long long)m.stats.evictions,
 		 (unsigned long long)(m.stats.live_bytes >> 10));
@@ -258,7 +258,7 @@ static void test_idle_gives_way(void)
 }
 
 /*
- * Adaptive: regions of 2 MiB, 4 MiB apart, each filled to pct% by 16 KiB buffers one
+ * Adaptive: regions of 512 KiB, 1 MiB apart, each filled to pct% by 16 KiB buffers one
  * region after the other, with 2 GiB and slop share 1%; returns the live host mappings
  * (0 if a map failed).
  */
@@ -273,8 +273,8 @@ static uint64_t fill_regions(unsigned int regions, unsigned int pct)
 
 	adaptive_open(&d, &m, &mc, 2ull << 30, 1);
 	for (r = 0; r < regions; r++)
-		for (p = 0; p < 128 * pct / 100; p++)
-			ok &= dp_mapper_map(&m, (1ull << 30) + ((uint64_t)r << 22) + p * 0x4000, 0x4000,
+		for (p = 0; p < 32 * pct / 100; p++)
+			ok &= dp_mapper_map(&m, (1ull << 30) + ((uint64_t)r << 20) + p * 0x4000, 0x4000,
 					    PVDMA_MAP_READ, &iova) == PVDMA_S_OK;
 	n = m.stats.live_mappings;
 	dp_mapper_destroy(&m);
@@ -284,33 +284,33 @@ static uint64_t fill_regions(unsigned int regions, unsigned int pct)
 
 /*
  * Adaptive: windows that their buffers fill lift the slop budget. The 1% budget (about
- * 20 MiB) holds the unused 416 KiB of about 45 regions filled to 80%, yet all 80 get a
- * window; regions filled to 60% keep the plain budget, and some are mapped page by
- * page. A window leaves at most 1/512 of the free bytes unused: a lone page gets 2 MiB
- * with 2 GiB free, 128 KiB with 64 MiB.
+ * 20 MiB) holds the unused 112 KiB of about 180 regions filled to 80%, yet all 320 get
+ * a window; regions filled to 60% keep the plain budget, and some are mapped page by
+ * page. A window leaves at most 1/256 of the free bytes unused: a lone page gets 512
+ * KiB (the largest) with 2 GiB free, 128 KiB with 32 MiB.
  */
 static void test_filled_windows(void)
 {
-	uint64_t full = fill_regions(80, 80), part = fill_regions(40, 60), iova;
+	uint64_t full = fill_regions(320, 80), part = fill_regions(160, 60), iova;
 	struct dp_map_config mc;
 	struct dp_dart d;
 	struct dp_mapper m;
 	uint64_t bytes[2];
 	int i, ok = 1;
 
-	DP_CHECK(full == 80, "adaptive: 80 regions filled to 80%% take one window each (%llu)",
-		 (unsigned long long)full);
-	DP_CHECK(part > 40, "adaptive: regions filled to 60%% keep the plain budget "
-		 "(%llu host mappings for 40)", (unsigned long long)part);
+	DP_CHECK(full == 320, "adaptive: 320 regions filled to 80%% take one window each "
+		 "(%llu)", (unsigned long long)full);
+	DP_CHECK(part > 160, "adaptive: regions filled to 60%% keep the plain budget "
+		 "(%llu host mappings for 160)", (unsigned long long)part);
 	for (i = 0; i < 2; i++) {
-		adaptive_open(&d, &m, &mc, i ? 64ull << 20 : 2ull << 30, 25);
+		adaptive_open(&d, &m, &mc, i ? 32ull << 20 : 2ull << 30, 25);
 		ok &= dp_mapper_map(&m, 1ull << 30, 4096, PVDMA_MAP_READ, &iova) == PVDMA_S_OK;
 		bytes[i] = m.stats.live_bytes;
 		dp_mapper_destroy(&m);
 		dp_dart_destroy(&d);
 	}
-	DP_CHECK(ok && bytes[0] == 2u << 20 && bytes[1] == 128u << 10,
-		 "adaptive: a lone page's window is 2 MiB with 2 GiB free, 128 KiB with 64 MiB "
+	DP_CHECK(ok && bytes[0] == 512u << 10 && bytes[1] == 128u << 10,
+		 "adaptive: a lone page's window is 512 KiB with 2 GiB free, 128 KiB with 32 MiB "
 		 "(%llu KiB, %llu KiB)", (unsigned long long)bytes[0] >> 10,
 		 (unsigned long long)bytes[1] >> 10);
 }
