@@ -417,21 +417,27 @@ static uint64_t free_bytes(const struct dp_mapper *m)
 }
 
 /*
- * Adaptive: how many unused bytes all windows may hold. slop_share percent of the free
- * bytes, twice that when slots run short. Slop pinned by a long-lived buffer cannot
- * be taken back, so the budget shrinks as buffers grow and never reaches the byte cap.
- * While busy windows are nearly full, buffers are filling the windows they get and
- * their slop does not stay: then up to three quarters of the free bytes. room is
- * free_bytes(), busy_slop the unused bytes of windows that are not idle.
+ * Busy windows (not idle) are nearly full: buffers are filling the windows they get,
+ * and their slop does not stay. busy_slop is the busy windows' unused bytes.
  */
-static uint64_t slop_budget(const struct dp_mapper *m, uint64_t room, uint64_t busy_slop)
+static bool windows_filling(const struct dp_mapper *m, uint64_t busy_slop)
 {
-	uint64_t busy = m->stats.window_bytes - m->stats.idle_bytes;
+	return busy_slop * DP_FILLED_DIV < m->stats.window_bytes - m->stats.idle_bytes;
+}
+
+/*
+ * Adaptive: how many unused bytes all windows may hold. slop_share percent of the free
+ * bytes (room), twice that when slots run short. Slop pinned by a long-lived buffer
+ * cannot be taken back, so the budget shrinks as buffers grow and never reaches the
+ * byte cap. While windows are filling, up to three quarters of the free bytes.
+ */
+static uint64_t slop_budget(const struct dp_mapper *m, uint64_t room, bool filling)
+{
 	uint64_t budget = room / 100 * m->cfg.slop_share;
 
 	if (slots_short(m))
 		budget *= 2;
-	if (busy_slop * DP_FILLED_DIV < busy && budget < room - room / DP_FILLED_DIV)
+	if (filling && budget < room - room / DP_FILLED_DIV)
 		budget = room - room / DP_FILLED_DIV;
 	return budget;
 }
@@ -440,25 +446,28 @@ static uint64_t slop_budget(const struct dp_mapper *m, uint64_t room, uint64_t b
  * Adaptive: the largest aligned window (512 KiB down to 4 pages) around the buffer that
  * overlaps no other window, is at least four times the buffer (room for neighbours),
  * leaves at most 1/DP_WINDOW_SLOP_DIV of the free bytes unused, and whose unused bytes
- * fit the slop budget once idle windows are released, which *allowed returns; 0 when
- * the buffer should be mapped exactly.
+ * fit the slop budget once idle windows are released, which *allowed returns; failing
+ * that, while windows are filling, a four-page window for a one-page buffer, whatever
+ * the budget (*allowed is then UINT64_MAX); 0 when the buffer should be mapped exactly.
  */
 static uint64_t adaptive_window(const struct dp_mapper *m, uint64_t pa, uint64_t len,
 				const struct dp_hmap *below, uint64_t *start, uint64_t *allowed)
 {
-	uint64_t need = pages(m, pa, len), room = free_bytes(m);
+	uint64_t need = pages(m, pa, len), room = free_bytes(m), small = granule(m) << 2;
 	uint64_t busy_slop = m->stats.slop - m->stats.idle_bytes;
-	uint64_t budget = slop_budget(m, room, busy_slop), max_slop = room / DP_WINDOW_SLOP_DIV;
-	uint64_t lo = below ? below->pa + below->size : 0, hi = UINT64_MAX;
+	bool filling = windows_filling(m, busy_slop);
+	uint64_t budget = slop_budget(m, room, filling), max_slop = room / DP_WINDOW_SLOP_DIV;
+	uint64_t lo = below ? below->pa + below->size : 0, hi = UINT64_MAX, ws;
+	/*
+	 * A window four times the buffer leaves three times it unused; short of that,
+	 * skip the search (a window squeezed between neighbours could be smaller, but
+	 * would rarely serve another buffer).
+	 */
+	bool sized = busy_slop + 3 * need <= budget && 3 * need <= max_slop;
 	struct dp_tree_node *n;
 	int shift;
 
-	/*
-	 * A window four times the buffer leaves three times it unused; short of that,
-	 * map exactly without looking further (a window squeezed between neighbours
-	 * could be smaller, but would rarely serve another buffer).
-	 */
-	if (busy_slop + 3 * need > budget || 3 * need > max_slop)
+	if (!sized && !(filling && need <= small / 4))
 		return 0;
 	n = dp_tree_ceil(&m->windows, pa, 0);
 	if (n)
@@ -466,7 +475,8 @@ static uint64_t adaptive_window(const struct dp_mapper *m, uint64_t pa, uint64_t
 	if (pa < lo || pa + len > hi)
 		return 0;
 	*allowed = budget;
-	for (shift = DP_WINDOW_MAX_SHIFT; shift >= (int)m->cfg.granule_shift + 2; shift--) {
+	for (shift = DP_WINDOW_MAX_SHIFT; sized && shift >= (int)m->cfg.granule_shift + 2;
+	     shift--) {
 		uint64_t w = 1ull << shift, ws = DP_ALIGN_DOWN(pa, w), we = ws + w;
 
 		if (need > w / 4)
@@ -481,6 +491,19 @@ static uint64_t adaptive_window(const struct dp_mapper *m, uint64_t pa, uint64_t
 			continue;
 		*start = ws;
 		return we - ws;
+	}
+	/*
+	 * Near the byte cap neither limit allows a window, and every page would take a
+	 * mapping of its own until the mapping cap refused what bytes still had room
+	 * for. A four-page window among windows that are filling fills too, for a
+	 * quarter of the mappings.
+	 */
+	ws = DP_ALIGN_DOWN(pa, small);
+	if (filling && need <= small / 4 && pa + len <= ws + small && ws >= lo &&
+	    ws + small <= hi) {
+		*start = ws;
+		*allowed = UINT64_MAX;
+		return small;
 	}
 	return 0;
 }

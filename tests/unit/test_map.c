@@ -316,6 +316,45 @@ static void test_filled_windows(void)
 }
 
 /*
+ * Adaptive: near the byte cap (64 MiB, under 8 MiB free) neither the budget nor the
+ * per-window cap allows a window. A lone page then gets a four-page window if the busy
+ * windows are filling (one 256 KiB window, all 16 pages mapped), and a mapping of its
+ * own if they are not (4 of the 16). Returns the bytes the lone page added.
+ */
+static uint64_t near_cap_page(unsigned int filled_pages)
+{
+	uint64_t iova, before, added;
+	struct dp_map_config mc;
+	struct dp_dart d;
+	struct dp_mapper m;
+	unsigned int p;
+	int ok = 1;
+
+	adaptive_open(&d, &m, &mc, 64ull << 20, 2);
+	for (p = 0; p < filled_pages; p++)
+		ok &= dp_mapper_map(&m, (1ull << 30) + p * 0x4000, 0x4000, PVDMA_MAP_READ,
+				    &iova) == PVDMA_S_OK;
+	ok &= m.stats.live_mappings == 1 && m.stats.live_bytes == 256u << 10;
+	ok &= dp_mapper_map(&m, 2ull << 30, 56u << 20, PVDMA_MAP_READ, &iova) == PVDMA_S_OK;
+	before = m.stats.live_bytes;
+	ok &= dp_mapper_map(&m, 4ull << 30, 0x4000, PVDMA_MAP_READ, &iova) == PVDMA_S_OK;
+	added = m.stats.live_bytes - before;
+	dp_mapper_destroy(&m);
+	dp_dart_destroy(&d);
+	return ok ? added : 0;
+}
+
+static void test_small_window(void)
+{
+	uint64_t filling = near_cap_page(16), sparse = near_cap_page(4);
+
+	DP_CHECK(filling == 64u << 10 && sparse == 16u << 10,
+		 "adaptive: near the byte cap a page gets a four-page window only while windows "
+		 "are filling (%llu KiB, else %llu KiB)", (unsigned long long)filling >> 10,
+		 (unsigned long long)sparse >> 10);
+}
+
+/*
  * Adaptive: a buffer shares a live exact mapping of the same pages if the permissions
  * allow, but not a larger one, which it would keep mapped after its owner goes.
  */
@@ -464,6 +503,7 @@ int main(void)
 	test_sharing();
 	test_idle_gives_way();
 	test_filled_windows();
+	test_small_window();
 	test_exact_shared();
 	test_batch();
 	test_trace_format();
