@@ -18,10 +18,12 @@
  *             back to exact mappings instead of pinning windows; while busy windows
  *             are nearly full, their buffers are filling them and the budget grows to
  *             three quarters of the free bytes; no window leaves more than 1/256 of
- *             the free bytes unused, so windows shrink as the byte cap nears; a
- *             buffer needing the same pages as a live exact mapping shares it; idle
- *             windows are kept for reuse within a small budget and are the first
- *             thing released, under pressure or to make slop room for a new window.
+ *             the free bytes unused, so windows shrink as the byte cap nears, though
+ *             a one-page buffer still gets a four-page window while windows are
+ *             filling; a buffer needing the same pages as a live exact mapping
+ *             shares it; idle windows are kept for reuse within a small budget and
+ *             are the first thing released, under pressure or to make slop room for
+ *             a new window.
  *
  * The host is reached through dp_host_ops (the pvdma doorbell in the guest module, the
  * DART model in the simulator), one list of requests per call. A batch groups the
