@@ -11,9 +11,10 @@
 /*
  * Busy windows whose unused bytes are under 1/DP_FILLED_DIV of their size are being
  * filled by the buffers they were made for (a region being uploaded, as game assets
- * are), and may hold all but 1/DP_FILLED_DIV of the free bytes unused.
+ * are), and may hold all but 1/DP_FILLED_DIV of the free bytes unused. Scattered
+ * long-lived buffers leave their windows three quarters empty or more.
  */
-#define DP_FILLED_DIV		4
+#define DP_FILLED_DIV		2
 /*
  * No window may leave more than 1/DP_WINDOW_SLOP_DIV of the free bytes unused: as
  * the byte cap nears, windows shrink, and so does what the last window of each region
@@ -417,7 +418,7 @@ static uint64_t free_bytes(const struct dp_mapper *m)
 }
 
 /*
- * Busy windows (not idle) are nearly full: buffers are filling the windows they get,
+ * Busy windows (not idle) are mostly used: buffers are filling the windows they get,
  * and their slop does not stay. busy_slop is the busy windows' unused bytes.
  */
 static bool windows_filling(const struct dp_mapper *m, uint64_t busy_slop)
@@ -429,7 +430,7 @@ static bool windows_filling(const struct dp_mapper *m, uint64_t busy_slop)
  * Adaptive: how many unused bytes all windows may hold. slop_share percent of the free
  * bytes (room), twice that when slots run short. Slop pinned by a long-lived buffer
  * cannot be taken back, so the budget shrinks as buffers grow and never reaches the
- * byte cap. While windows are filling, up to three quarters of the free bytes.
+ * byte cap. While windows are filling, up to half the free bytes.
  */
 static uint64_t slop_budget(const struct dp_mapper *m, uint64_t room, bool filling)
 {

@@ -16,8 +16,8 @@
  *             unused mapped bytes (slop), a share of the bytes buffers leave free, so
  *             dense regions share one mapping while scattered long-lived buffers fall
  *             back to exact mappings instead of pinning windows; while busy windows
- *             are nearly full, their buffers are filling them and the budget grows to
- *             three quarters of the free bytes; no window leaves more than 1/256 of
+ *             are at least half used, their buffers are filling them and the budget
+ *             grows to half the free bytes; no window leaves more than 1/256 of
  *             the free bytes unused, so windows shrink as the byte cap nears, though
  *             a one-page buffer still gets a four-page window while windows are
  *             filling; a buffer needing the same pages as a live exact mapping

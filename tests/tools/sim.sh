@@ -9,7 +9,7 @@ dir=$top/build/sim-test
 mkdir -p "$dir"
 make -s -C "$top" tools || { echo "not ok - dartpass builds"; exit 1; }
 
-kinds="load uvm staging alloc16m coherent churn fill overcommit surge shuffle"
+kinds="load sparse uvm staging alloc16m coherent churn fill overcommit surge shuffle"
 traces=()
 for k in $kinds; do
 	"$dp" gen --seed=7 "$k" >"$dir/$k.trace" || echo "not ok - gen $k"
@@ -38,7 +38,7 @@ sed 's/^/# /' "$dir/table"
 get() { awk -v t="$1.trace" -v p="$2" -v f="$3" '$1 == t && $2 == p { print $f }' "$dir/table"; }
 check() { if eval "$1"; then echo "ok - $2"; else echo "not ok - $2 ($1)"; fi; }
 
-for k in load uvm staging alloc16m coherent churn churn2 fill stg+churn2 uvm+16m2 coh+16m2; do
+for k in load sparse uvm staging alloc16m coherent churn churn2 fill stg+churn2 uvm+16m2 coh+16m2; do
 	check "[ '$(get $k adaptive 9)' = 0 ] && [ '$(get $k exact 9)' = 0 ]" \
 		"adaptive refuses nothing on $k, which fits the caps (exact peaks at $(get $k exact 5) MiB)"
 done
@@ -74,7 +74,7 @@ for s in 2 3 4 5; do
 	done
 done
 # field 7: host requests, counting the unmaps of what a trace leaves mapped
-for k in load alloc16m surge shuffle; do
+for k in load sparse alloc16m surge shuffle; do
 	check "[ $(get $k adaptive 7) -le $(get $k window 7) ]" \
 		"$k: adaptive needs no more host requests than window ($(get $k adaptive 7) vs $(get $k window 7))"
 done
@@ -99,7 +99,7 @@ check "[ -n '$matched' ] && [ -z '$bad' ]" \
 # even the floor is not 10x under exact, no policy can meet the 10x headroom target.
 # On surge and shuffle exact stops at the mapping cap, so 10x under its peak is
 # stricter than 10x under what exact would need.
-for k in load uvm staging alloc16m coherent churn surge shuffle; do
+for k in load sparse uvm staging alloc16m coherent churn surge shuffle; do
 	fl=$(get $k floor 4) ex=$(get $k exact 4) ad=$(get $k adaptive 4)
 	below=$(awk -v t="$k.trace" -v f="$fl" '$1 == t && $2 != "floor" && $9 == 0 && $4 < f' "$dir/table")
 	check "[ -z '$below' ]" "$k: no policy that refused nothing peaks below the floor of $fl host mappings"

@@ -96,18 +96,19 @@ static unsigned int dir(struct gen *g)
 
 /*
  * Game loading: nb bursts of 256..2048 4 KiB maps (a texture or asset upload) whose
- * pages lie in one 2..32 MiB physically contiguous region, 40..100% of it; each burst
+ * pages lie in one 2..32 MiB physically contiguous region, dmin..dmax% of it; each burst
  * is released whole `live` bursts' time later, so about that many are in flight. The
  * pages of a burst are mapped in address order, or in random order if shuffled (an
  * upload that follows its buffer's page list, not physical addresses).
  */
-static void load_bursts(struct gen *g, int nb, int live, bool shuffled)
+static void load_bursts(struct gen *g, int nb, int live, unsigned int dmin, unsigned int dmax,
+			bool shuffled)
 {
 	uint64_t off[2048];
 	int b;
 
 	for (b = 0; b < nb; b++) {
-		uint64_t npages = 256 + below(g, 1793), density = 40 + below(g, 61);
+		uint64_t npages = 256 + below(g, 1793), density = dmin + below(g, dmax - dmin + 1);
 		uint64_t size = (npages * 100 / density) * 4 * KiB;
 		uint64_t region = contiguous(g, size, 2 * MiB), life = live * 1150 * 1000ull;
 		uint64_t p, step = size / npages;
@@ -129,7 +130,16 @@ static void load_bursts(struct gen *g, int nb, int live, bool shuffled)
 /* Game loading: about 25 bursts in flight (load_bursts). */
 static void gen_load(struct gen *g)
 {
-	load_bursts(g, 400 * opt_scale, 25, false);
+	load_bursts(g, 400 * opt_scale, 25, 40, 100, false);
+}
+
+/*
+ * Game loading into sparse regions, 10..40% of their 4 KiB pages: a region's 16 KiB
+ * pages stay 40..100% empty, so windows do too while their burst lives.
+ */
+static void gen_sparse(struct gen *g)
+{
+	load_bursts(g, 400 * opt_scale, 25, 10, 40, false);
 }
 
 /*
@@ -138,7 +148,7 @@ static void gen_load(struct gen *g)
  */
 static void gen_surge(struct gen *g)
 {
-	load_bursts(g, 800 * opt_scale, 200, false);
+	load_bursts(g, 800 * opt_scale, 200, 40, 100, false);
 }
 
 /*
@@ -147,7 +157,7 @@ static void gen_surge(struct gen *g)
  */
 static void gen_shuffle(struct gen *g)
 {
-	load_bursts(g, 800 * opt_scale, 200, true);
+	load_bursts(g, 800 * opt_scale, 200, 40, 100, true);
 }
 
 /*
@@ -296,6 +306,7 @@ static const struct {
 	const char *help;
 } kinds[] = {
 	{ "load", gen_load, "game loading: bursts of 4 KiB maps inside larger regions" },
+	{ "sparse", gen_sparse, "game loading into regions 10..40% of whose pages it maps" },
 	{ "surge", gen_surge, "a demanding game loading: 200 bursts in flight" },
 	{ "shuffle", gen_shuffle, "surge with each burst's pages in random order" },
 	{ "uvm", gen_uvm, "CUDA/UVM: 64 KiB pages and 2 MiB blocks" },
