@@ -11,8 +11,9 @@
 /*
  * Busy windows whose unused bytes are under 1/DP_FILLED_DIV of their size are being
  * filled by the buffers they were made for (a region being uploaded, as game assets
- * are), and may hold all but 1/DP_FILLED_DIV of the free bytes unused. Scattered
- * long-lived buffers leave their windows three quarters empty or more.
+ * are), and may hold all but 1/DP_FILLED_DIV of the free bytes unused. A window is at
+ * least four times its first buffer, so scattered long-lived buffers leave theirs
+ * three quarters empty or more.
  */
 #define DP_FILLED_DIV		2
 /*
@@ -458,7 +459,7 @@ static uint64_t adaptive_window(const struct dp_mapper *m, uint64_t pa, uint64_t
 	uint64_t busy_slop = m->stats.slop - m->stats.idle_bytes;
 	bool filling = windows_filling(m, busy_slop);
 	uint64_t budget = slop_budget(m, room, filling), max_slop = room / DP_WINDOW_SLOP_DIV;
-	uint64_t lo = below ? below->pa + below->size : 0, hi = UINT64_MAX, ws;
+	uint64_t lo = below ? below->pa + below->size : 0, hi = UINT64_MAX, at;
 	/*
 	 * A window four times the buffer leaves three times it unused; short of that,
 	 * skip the search (a window squeezed between neighbours could be smaller, but
@@ -499,10 +500,10 @@ static uint64_t adaptive_window(const struct dp_mapper *m, uint64_t pa, uint64_t
 	 * for. A four-page window among windows that are filling fills too, for a
 	 * quarter of the mappings.
 	 */
-	ws = DP_ALIGN_DOWN(pa, small);
-	if (filling && need <= small / 4 && pa + len <= ws + small && ws >= lo &&
-	    ws + small <= hi) {
-		*start = ws;
+	at = DP_ALIGN_DOWN(pa, small);
+	if (filling && need <= small / 4 && pa + len <= at + small && at >= lo &&
+	    at + small <= hi) {
+		*start = at;
 		*allowed = UINT64_MAX;
 		return small;
 	}
