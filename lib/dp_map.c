@@ -466,10 +466,11 @@ static uint64_t adaptive_window(const struct dp_mapper *m, uint64_t pa, uint64_t
 	 * would rarely serve another buffer).
 	 */
 	bool sized = busy_slop + 3 * need <= budget && 3 * need <= max_slop;
+	bool fallback = filling && need <= small / 4;
 	struct dp_tree_node *n;
 	int shift;
 
-	if (!sized && !(filling && need <= small / 4))
+	if (!sized && !fallback)
 		return 0;
 	n = dp_tree_ceil(&m->windows, pa, 0);
 	if (n)
@@ -501,8 +502,7 @@ static uint64_t adaptive_window(const struct dp_mapper *m, uint64_t pa, uint64_t
 	 * quarter of the mappings.
 	 */
 	at = DP_ALIGN_DOWN(pa, small);
-	if (filling && need <= small / 4 && pa + len <= at + small && at >= lo &&
-	    at + small <= hi) {
+	if (fallback && pa + len <= at + small && at >= lo && at + small <= hi) {
 		*start = at;
 		*allowed = UINT64_MAX;
 		return small;

@@ -67,10 +67,10 @@ done
 for s in 2 3 4 5; do
 	for k in surge shuffle; do
 		"$dp" gen --seed=$s $k | "$dp" sim --policy=window,adaptive - >"$dir/seed"
-		win=$(awk '$2 == "window" { print $9 }' "$dir/seed")
-		ad=$(awk '$2 == "adaptive" { print $9 " refused, peak " $4 }' "$dir/seed")
-		check "[ '$win' = 0 ] && [ '${ad%% *}' = 0 ]" \
-			"$k seed $s: adaptive refuses nothing where window fits ($ad, window peaks at $(awk '$2 == "window" { print $5 }' "$dir/seed") MiB)"
+		read -r win mib ad peak < <(awk '$2 == "window" { w = $9; m = $5 }
+			$2 == "adaptive" { a = $9; p = $4 } END { print w, m, a, p }' "$dir/seed")
+		check "[ '$win' = 0 ] && [ '$ad' = 0 ]" \
+			"$k seed $s: adaptive refuses nothing where window fits ($ad refused, peak $peak, window peaks at $mib MiB)"
 	done
 done
 # field 7: host requests, counting the unmaps of what a trace leaves mapped
