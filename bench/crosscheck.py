@@ -187,8 +187,9 @@ def replay(dartpass, path):
 
 
 def flags(rows):
-    (ep, eo, er), (wp, wo, wr), (ap, ao, ar) = (rows[p] for p in
-                                                ('exact', 'window', 'adaptive'))
+    """The targets adaptive misses on one trace (see the docstring at the top)."""
+    (ep, _, er), (_, wo, wr), (ap, ao, ar) = (rows[p] for p in
+                                              ('exact', 'window', 'adaptive'))
     fp = rows['floor'][0]
     out = []
     if er == 0 and ar > 0:
@@ -204,11 +205,11 @@ def flags(rows):
 
 def main():
     top = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    ap.add_argument('--seeds', default='1-100', help='FIRST-LAST (default 1-100)')
-    ap.add_argument('--dartpass', default=os.path.join(top, 'build', 'dartpass'))
-    args = ap.parse_args()
-    if args.dartpass == ap.get_default('dartpass'):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--seeds', default='1-100', help='FIRST-LAST (default 1-100)')
+    parser.add_argument('--dartpass', default=os.path.join(top, 'build', 'dartpass'))
+    args = parser.parse_args()
+    if args.dartpass == parser.get_default('dartpass'):
         subprocess.run(['make', '-s', '-C', top, 'tools'], check=True)
     first, _, last = args.seeds.partition('-')
     seeds = range(int(first), int(last or first) + 1)
@@ -228,8 +229,8 @@ def main():
         for k in miss:
             counts[k] += 1
         if any(p.startswith('load') for p in t.parts):
-            (wp, wo, _), (ap_, ao, _) = rows['window'], rows['adaptive']
-            logs.append((math.log(ap_ / wp), math.log(ao / wo)))
+            (wp, wo, _), (ap, ao, _) = rows['window'], rows['adaptive']
+            logs.append((math.log(ap / wp), math.log(ao / wo)))
         cols = ' | '.join('%d/%d/%d' % rows[p] for p in ('exact', 'window', 'adaptive'))
         print(f"{seed:4d}  {cols} | {','.join(miss) or '-'} | {' '.join(t.parts)}")
         sys.stdout.flush()
