@@ -84,13 +84,15 @@ class Trace:
                 regions.append(pages)
                 done += len(pages) * 4 * K
             nxt = [0] * len(regions)
+            left = sum(len(pages) for pages in regions)
             plife = r.randrange(1, 20) * M
-            while any(nxt[i] < len(regions[i]) for i in range(len(regions))):
+            while left:
                 i = r.randrange(len(regions))
                 if nxt[i] >= len(regions[i]):
                     continue
                 a = regions[i][nxt[i]]
                 nxt[i] += 1
+                left -= 1
                 if r.random() < keep:
                     self.buf(a, 4 * K, None)
                 elif life == 'page':
