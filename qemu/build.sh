@@ -101,8 +101,9 @@ link_firmware() {
 	done
 }
 
+# pixman: the display's QMP screendump, which tests/guest/gpu.sh compares.
 configure() {
-	local flags="--target-list=$QEMU_TARGETS --without-default-features --enable-tcg --enable-fdt=system --enable-slirp --disable-docs --disable-download --disable-install-blobs --disable-debug-info --python=/usr/bin/python3"
+	local flags="--target-list=$QEMU_TARGETS --without-default-features --enable-tcg --enable-fdt=system --enable-slirp --enable-pixman --disable-docs --disable-download --disable-install-blobs --disable-debug-info --python=/usr/bin/python3"
 	[ "$(uname -s)" = Linux ] && flags="$flags --enable-kvm"
 	# Meson records absolute paths: a moved checkout needs a fresh build directory.
 	local key="$flags in $bld"

@@ -5,7 +5,8 @@
 #   rig/guest-run.sh SERIES-ARCH tests/guest/NAME.sh
 #
 # The script's header lines configure the boot:
-#   #@ kmods: nvme e1000e        kernel modules (with dependencies) to put in the initramfs
+#   #@ kmods: nvme e1000e        kernel modules (with dependencies) to put in the initramfs;
+#                                NAME? when some kernels build it in (virtio_pci?)
 #   #@ arch: arm64               run only on this architecture (elsewhere: no result)
 #   #@ qemu: -device ...         extra QEMU arguments ({ARCH} is replaced by amd64/arm64,
 #                                {DISK} by a fresh, empty 1 GiB raw image for this run,
@@ -14,10 +15,14 @@
 #   #@ timeout: 120              seconds before the guest is killed (default 180)
 #   #@ host-after: CMD           run on the host, in the checkout, once the guest has
 #                                stopped, with LOG set to the console log; its
-#                                "DP-TEST ok|not ok" lines count like the guest's
+#                                "DP-TEST ok|not ok" lines count like the guest's,
+#                                its "# " lines are shown
 #   #@ host-live-after: 0        with a pvdma-pci,id=pv: live host mappings expected
 #                                (over QMP) once the guest has powered off (a number
 #                                or "nonzero"); a reset must always leave none
+#   #@ screendump: yes           with a pvdma-pci,id=pv: the display as the guest left
+#                                it, saved (QMP) before the reset as build/guest/
+#                                SERIES-ARCH/NAME.ppm, whose path host-after gets in SCREEN
 # Our own modules (build/mod/SERIES-ARCH/*.ko) are always included, under /dp/mod.
 # Inside the guest, tests/guest/lib.sh provides dp_check; the runner turns its lines into
 # "ok"/"not ok" and fails the run if the script does not reach its end.
@@ -61,7 +66,8 @@ add_kmods() {
 	mkdir -p "$dst"
 	[ $# -gt 0 ] || return 0
 	awk -v want="$*" '
-		BEGIN { n = split(want, w, " "); for (i = 1; i <= n; i++) { gsub("-", "_", w[i]); need[w[i]] = 1 } }
+		BEGIN { n = split(want, w, " ")
+			for (i = 1; i <= n; i++) { gsub("-", "_", w[i]); if (sub("[?]$", "", w[i])) opt[w[i]] = 1; need[w[i]] = 1 } }
 		{ sub(":", "", $1); f = $1; sub(".*/", "", f); sub("\\.ko.*", "", f); gsub("-", "_", f)
 		  path[f] = $1; line[f] = $0 }
 		END {
@@ -70,7 +76,7 @@ add_kmods() {
 				for (m in need) { k = split(line[m], p, " ")
 					for (i = 2; i <= k; i++) { d = p[i]; sub(".*/", "", d); sub("\\.ko.*", "", d); gsub("-", "_", d)
 						if (!(d in need)) { need[d] = 1; changed = 1 } } } }
-			for (m in need) { if (!(m in path)) { print "missing " m > "/dev/stderr"; exit 1 } print path[m] }
+			for (m in need) { if (m in path) print path[m]; else if (!(m in opt)) { print "missing " m > "/dev/stderr"; exit 1 } }
 		}' "$KMODULES/modules.dep" >"$out/kmods.list"
 	local f
 	while read -r f; do
@@ -186,6 +192,10 @@ if [ -n "$pvdma" ]; then
 		else
 			echo "DP-INFO host live mappings after the guest stopped (QMP): $live" >>"$log"
 		fi
+		if [ -n "$(header screendump)" ]; then
+			rm -f "$out/$tname.ppm"
+			echo "DP-INFO screendump (QMP): $(qmp "{\"execute\":\"screendump\",\"arguments\":{\"filename\":\"$out/$tname.ppm\"}}")" >>"$log"
+		fi
 		# -no-reboot turns a reset into a shutdown; this one must really reset.
 		qmp '{"execute":"set-action","arguments":{"reboot":"reset"}}' >/dev/null
 		qmp '{"execute":"system_reset"}' >/dev/null
@@ -204,9 +214,10 @@ wait "$qpid" || rc=$?
 secs=$(( $(date +%s) - start ))
 rm -f "$out/$tname.img"	# up to 1 GiB of test data
 if [ -n "$(header host-after)" ]; then
-	(cd "$top" && LOG=$log bash -c "$(header host-after)") >"$out/$tname.after" 2>&1 ||
+	(cd "$top" && LOG=$log SCREEN=$out/$tname.ppm bash -c "$(header host-after)") >"$out/$tname.after" 2>&1 ||
 		echo "DP-TEST not ok host-side check exited $?" >>"$out/$tname.after"
 	cat "$out/$tname.after" >>"$log"
+	sed -n "s/^# /# $kname: $tname: /p" "$out/$tname.after"
 fi
 
 tr -d '\r' <"$log" | sed -n "s/^DP-TEST \(ok\|not ok\) \(.*\)/\1 - $kname: $tname: \2/p"

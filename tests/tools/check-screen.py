@@ -1,0 +1,65 @@
+#!/usr/bin/env python3
+"""Checks what a guest's GPU driver showed against what the guest wrote to its
+framebuffer (tests/guest/gpu.sh): the decimal numbers 1, 2, 3, ... one per line, as
+`seq` prints them, filling a 32-bit XRGB framebuffer whose stride is its width. The
+host's GPU model read those pages through the emulated DART, so a wrong translation
+shows up as wrong pixels. Reads the PPM the runner saved (SCREEN) and prints DP-TEST
+lines for rig/guest-run.sh's host-after hook; a guest that prints "DP-NOSCREEN why"
+gets no comparison and a comment saying why."""
+import os
+import sys
+
+
+def pattern(size):
+    out, n, have = [], 1, 0
+    while have < size:
+        s = b"%d\n" % n
+        out.append(s)
+        have += len(s)
+        n += 1
+    return b"".join(out)[:size]
+
+
+def read_ppm(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    fields, pos = [], 0
+    while len(fields) < 4:	# P6, width, height, maxval, separated by whitespace
+        while data[pos:pos + 1].isspace():
+            pos += 1
+        end = pos
+        while not data[end:end + 1].isspace():
+            end += 1
+        fields.append(data[pos:end])
+        pos = end
+    if fields[0] != b"P6" or fields[3] != b"255":
+        raise ValueError("not an 8-bit P6 PPM")
+    w, h = int(fields[1]), int(fields[2])
+    return w, h, data[pos + 1:pos + 1 + 3 * w * h]
+
+
+def main():
+    with open(os.environ["LOG"], "rb") as f:
+        skip = [l for l in f.read().decode(errors="replace").splitlines()
+                if l.startswith("DP-NOSCREEN ")]
+    if skip:
+        print("# the display is not compared: " + skip[0].split(" ", 1)[1])
+        return
+    path = os.environ.get("SCREEN", "")
+    try:
+        w, h, rgb = read_ppm(path)
+    except (OSError, ValueError) as e:
+        print("DP-TEST not ok the display was saved (%s: %s)" % (path, e))
+        return
+    xrgb = pattern(4 * w * h)
+    # Little-endian XRGB: blue, green, red, unused.
+    want = bytearray(3 * w * h)
+    want[0::3], want[1::3], want[2::3] = xrgb[2::4], xrgb[1::4], xrgb[0::4]
+    bad = [i // 3 for i in range(0, len(want), 3) if rgb[i:i + 3] != want[i:i + 3]]
+    where = ", the first at row %d" % (bad[0] // w) if bad else ""
+    print("DP-TEST %s the display shows what the guest wrote (%dx%d, %d pixels differ%s)"
+          % ("not ok" if bad else "ok", w, h, len(bad), where))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
