@@ -481,12 +481,17 @@ static void plot(const char *path, const char *title, enum dp_policy *pol,
 	fclose(f);
 }
 
+static const char *trace_name(const char *path)
+{
+	return strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+}
+
 static int sim_run(int argc, char **argv)
 {
 	enum dp_policy pol[DP_POLICY_COUNT];
 	struct result res[DP_POLICY_COUNT];
 	char names[128], *tok, *save;
-	int npol = 0, a, p, rc = 0;
+	int npol = 0, a, p, rc = 0, width = 16;	/* the trace column fits every name */
 	uint64_t lower;
 	bool over;
 
@@ -519,12 +524,15 @@ static int sim_run(int argc, char **argv)
 		dp_mapper_destroy(&m);
 		dp_dart_destroy(&dart);
 	}
-	printf("%-16s %-9s %8s %8s %9s %9s %9s %9s %8s %8s %8s %7s\n", "trace", "policy",
+	for (a = 0; a < argc; a++)
+		if ((int)strlen(trace_name(argv[a])) > width)
+			width = strlen(trace_name(argv[a]));
+	printf("%-*s %-9s %8s %8s %9s %9s %9s %9s %8s %8s %8s %7s\n", width, "trace", "policy",
 	       "events", "peak-map", "peak-MiB", "slop-MiB", "host-ops", "hits", "refused",
 	       "ref-MiB", "reason", "ns/op");
 	for (a = 0; a < argc; a++) {
 		struct trace t = { 0 };
-		const char *base = strrchr(argv[a], '/') ? strrchr(argv[a], '/') + 1 : argv[a];
+		const char *base = trace_name(argv[a]);
 
 		if (trace_load(argv[a], &t))
 			return 1;
@@ -547,8 +555,8 @@ static int sim_run(int argc, char **argv)
 				why = "space";
 			else if (res[p].refused)
 				why = "other";
-			printf("%-16.16s %-9s %8zu %8llu %9.1f %9.1f %9llu %9llu %8llu %8.1f %8s %7.0f\n",
-			       base, dp_policy_name(pol[p]), t.n,
+			printf("%-*s %-9s %8zu %8llu %9.1f %9.1f %9llu %9llu %8llu %8.1f %8s %7.0f\n",
+			       width, base, dp_policy_name(pol[p]), t.n,
 			       (unsigned long long)st->peak_mappings, st->peak_bytes / 1048576.0,
 			       st->slop_at_peak_bytes / 1048576.0,
 			       (unsigned long long)(st->host_maps + st->host_unmaps),
@@ -556,7 +564,7 @@ static int sim_run(int argc, char **argv)
 			       res[p].refused_bytes / 1048576.0, why, res[p].ns_per_op);
 		}
 		/* Not a policy: the bound every policy's peak-map is measured against. */
-		printf("%-16.16s %-9s %8zu %8llu %9s %9s %9s %9s %8s %8s %8s %7s\n", base,
+		printf("%-*s %-9s %8zu %8llu %9s %9s %9s %9s %8s %8s %8s %7s\n", width, base,
 		       "floor", t.n, (unsigned long long)lower, "-", "-", "-", "-", "-", "-",
 		       over ? "bytes" : "-", "-");
 		if (opt_svg) {
