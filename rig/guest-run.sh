@@ -23,6 +23,9 @@
 #   #@ screendump: yes           with a pvdma-pci,id=pv: the display as the guest left
 #                                it, saved (QMP) before the reset as build/guest/
 #                                SERIES-ARCH/NAME.ppm, whose path host-after gets in SCREEN
+#   #@ prog: tests/guest/X.c     a guest program, at /dp/bin/X: freestanding C (the
+#                                guest has no C library), built with the compiler in
+#                                the kernel's suite chroot (rig/kernels.sh)
 # Our own modules (build/mod/SERIES-ARCH/*.ko) are always included, under /dp/mod.
 # Inside the guest, tests/guest/lib.sh provides dp_check; the runner turns its lines into
 # "ok"/"not ok" and fails the run if the script does not reach its end.
@@ -92,6 +95,19 @@ add_kmods() {
 		sed -E 's/\.ko\.(xz|zst|gz)/.ko/g' >"$dst/modules.dep"
 }
 
+add_progs() {
+	local dst=$1/dp/bin f cc
+	mkdir -p "$dst"
+	cc=$(cd "$KCHROOT/usr/bin" && ls gcc-[0-9]* | sort -V | tail -n1)
+	[ "$ARCH" = arm64 ] && cc=aarch64-linux-gnu-$cc
+	for f in $(header prog); do
+		cp "$top/$f" "$KCHROOT/tmp/prog.c"
+		chroot "$KCHROOT" "$cc" -O2 -static -nostdlib -ffreestanding -fno-stack-protector \
+			-fno-pie -no-pie -Wall -Wextra -Werror -o /tmp/prog /tmp/prog.c
+		mv "$KCHROOT/tmp/prog" "$dst/$(basename "$f" .c)"
+	done
+}
+
 make_initramfs() {
 	local root
 	root=$(mktemp -d)
@@ -99,6 +115,7 @@ make_initramfs() {
 	cp "$(busybox_for "$ARCH")" "$root/bin/busybox"
 	# shellcheck disable=SC2046
 	add_kmods "$root" $(header kmods)
+	add_progs "$root"
 	cp "$top"/build/mod/"$kname"/*.ko "$root/dp/mod/" 2>/dev/null || true
 	cp "$top/tests/guest/lib.sh" "$root/dp/lib.sh"
 	cp "$script" "$root/dp/test.sh"

@@ -8,6 +8,7 @@
 # nothing to the GPU after a write() to /dev/fb0, with or without pvdma (measured on
 # Debian's 6.12.117), so there the display is not compared and the log says so.
 #@ kmods: virtio-gpu virtio_pci?
+#@ prog: tests/guest/drm-churn.c
 #@ qemu: -device pcie-root-port,id=rp1,chassis=1 -device pvdma-pci,id=pv,managed-bus=rp1
 #@ qemu: -device virtio-gpu-pci,bus=rp1,iommu_platform=on,disable-legacy=on
 #@ timeout: 240
@@ -37,6 +38,13 @@ sleep 2	# fbdev flushes damage after 50 ms; TCG under load is slow
 case $(uname -r) in
 6.12.*) echo "DP-NOSCREEN Linux 6.12's fbdev does not pass write()s to the GPU" ;;
 esac
+bufs() { sed -n 's/^buffers //p' "${pv}stats"; }
+b0=$(bufs)
+churn=$(/dp/bin/drm-churn) && r=0 || r=1
+dp_check "GPU buffer churn: ${churn#drm-churn: }" test "$r" = 0
+# The virtqueues' command buffers are unmapped as the host completes them.
+dp_wait 10 test "$(bufs)" = "$b0"
+dp_check "the churn's buffers are all unmapped ($(bufs) live, $b0 before)" test "$(bufs)" = "$b0"
 dp_check "no DMA faults from Linux" grep -q "^faults $faults0$" "${pv}host"
 dp_check "no kernel warnings" sh -c '! dmesg | grep -E "WARNING|BUG:|Oops|pvdma.*(cannot|not mapped)"'
 echo "DP-STATS $(tr '\n' ' ' <"${pv}stats")"
