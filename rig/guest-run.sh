@@ -20,15 +20,14 @@
 #   #@ host-live-after: 0        with a pvdma-pci,id=pv: live host mappings expected
 #                                (over QMP) once the guest has powered off (a number
 #                                or "nonzero"); a reset must always leave none
-#   #@ screendump: yes           with a pvdma-pci,id=pv: the display as the guest left
-#                                it, saved (QMP) before the reset as build/guest/
-#                                SERIES-ARCH/NAME.ppm, whose path host-after gets in SCREEN
 #   #@ prog: tests/guest/X.c     a guest program, at /dp/bin/X: freestanding C (the
 #                                guest has no C library), built with the compiler in
 #                                the kernel's suite chroot (rig/kernels.sh)
 # Our own modules (build/mod/SERIES-ARCH/*.ko) are always included, under /dp/mod.
 # Inside the guest, tests/guest/lib.sh provides dp_check; the runner turns its lines into
-# "ok"/"not ok" and fails the run if the script does not reach its end.
+# "ok"/"not ok" and fails the run if the script does not reach its end. With a pvdma
+# device, lib.sh's dp_screendump has the runner save the display (QMP screendump) as
+# build/guest/SERIES-ARCH/NAME.ppm, whose path host-after gets in SCREEN.
 # Exit status: 0 when every check passed and the guest finished; the console log is kept
 # in build/guest/SERIES-ARCH/NAME.log and its tail is printed on failure.
 set -euo pipefail
@@ -188,16 +187,28 @@ pv_live() {
 		sed -n 's/.*"return": *\([0-9]*\).*/\1/p'
 }
 
+# The guest's console input: the runner answers the guest's requests there.
+fifo=$out/$tname.in
+rm -f "$fifo" "$out/$tname.ppm" && mkfifo "$fifo"
+exec 3<>"$fifo"
 start=$(date +%s)
 rc=0
-timeout --foreground -k 5 "$tmo" "${qemu[@]}" </dev/null >"$log" 2>&1 &
+timeout --foreground -k 5 "$tmo" "${qemu[@]}" <"$fifo" >"$log" 2>&1 &
 qpid=$!
 if [ -n "$pvdma" ]; then
+	dumps=0 dumped=
 	while kill -0 "$qpid" 2>/dev/null; do
 		sleep 1
+		# dp_screendump: the guest waits on its console until the display is saved.
+		if [ "$(tr -d '\r' <"$log" | grep -c '^DP-SCREENDUMP$')" -gt "$dumps" ]; then
+			dumps=$((dumps + 1))
+			dumped="DP-INFO screendump (QMP): $(qmp "{\"execute\":\"screendump\",\"arguments\":{\"filename\":\"$out/$tname.ppm\"}}")"
+			echo >&3
+		fi
 		[[ $(qmp '{"execute":"query-status"}') == *'"shutdown"'* ]] && break
 	done
 	if kill -0 "$qpid" 2>/dev/null; then
+		[ -z "$dumped" ] || echo "$dumped" >>"$log"
 		live=$(pv_live)
 		want=$(header host-live-after)
 		if [ "$want" = nonzero ]; then
@@ -208,10 +219,6 @@ if [ -n "$pvdma" ]; then
 			echo "DP-TEST $r host holds $want live mappings after the guest stopped (QMP: $live)" >>"$log"
 		else
 			echo "DP-INFO host live mappings after the guest stopped (QMP): $live" >>"$log"
-		fi
-		if [ -n "$(header screendump)" ]; then
-			rm -f "$out/$tname.ppm"
-			echo "DP-INFO screendump (QMP): $(qmp "{\"execute\":\"screendump\",\"arguments\":{\"filename\":\"$out/$tname.ppm\"}}")" >>"$log"
 		fi
 		# -no-reboot turns a reset into a shutdown; this one must really reset.
 		qmp '{"execute":"set-action","arguments":{"reboot":"reset"}}' >/dev/null
@@ -228,6 +235,8 @@ if [ -n "$pvdma" ]; then
 	fi
 fi
 wait "$qpid" || rc=$?
+exec 3>&-
+rm -f "$fifo"
 secs=$(( $(date +%s) - start ))
 rm -f "$out/$tname.img"	# up to 1 GiB of test data
 if [ -n "$(header host-after)" ]; then

@@ -41,3 +41,9 @@ dp_echo() {
 	fi
 	wait "$_pid"
 }
+# dp_screendump: has the host save the display (QMP screendump, rig/guest-run.sh) and
+# waits until it has; needs a pvdma-pci,id=pv device.
+dp_screendump() {
+	echo "DP-SCREENDUMP"
+	read -r _ack
+}
