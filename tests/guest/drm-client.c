@@ -18,7 +18,6 @@
  * x86_64 and arm64, built with -nostdlib -static by rig/guest-run.sh ("#@ prog:"). It
  * prints one line (scanout: once the mode is set) and exits 0, or 1 on the first error.
  */
-typedef unsigned char u8;
 typedef unsigned short u16;
 typedef unsigned int u32;
 typedef unsigned long long u64;
