@@ -4,13 +4,14 @@
 # then shows a known pattern on the display. QEMU's GPU model reads those pages through
 # the emulated DART, and the host compares the saved display with the pattern
 # (tests/tools/check-screen.py), saved while the client still holds it (dp_screendump).
+# Unbinding the GPU must then leave nothing mapped.
 # The mapper's trace of this GPU traffic is replayed on the host as in trace-replay.sh.
 #@ kmods: virtio-gpu virtio_pci?
 #@ prog: tests/guest/drm-client.c
 #@ qemu: -device pcie-root-port,id=rp1,chassis=1 -device pvdma-pci,id=pv,managed-bus=rp1
 #@ qemu: -device virtio-gpu-pci,bus=rp1,iommu_platform=on,disable-legacy=on
 #@ timeout: 240
-#@ host-live-after: nonzero
+#@ host-live-after: 0
 #@ host-after: bash tests/tools/replay-guest-trace.sh; python3 tests/tools/check-screen.py
 mount -t debugfs none /sys/kernel/debug 2>/dev/null
 modprobe virtio_pci 2>/dev/null	# built in on newer kernels: then pvdma rebinds it
@@ -28,10 +29,16 @@ dp_check "GPU buffer churn: ${churn#drm-client: }" test "$r" = 0
 dp_wait 10 test "$(bufs)" = "$b0"
 dp_check "the churn's buffers are all unmapped ($(bufs) live, $b0 before)" test "$(bufs)" = "$b0"
 /dp/bin/drm-client scanout >/tmp/scanout 2>&1 &
+client=$!
 dp_wait 60 grep -q showing /tmp/scanout
 dp_check "scanout: $(cat /tmp/scanout)" grep -q showing /tmp/scanout
 dp_screendump
+kill $client
+gpu=$(ls -d /sys/bus/pci/drivers/virtio-pci/0000:* | head -n1)
+dp_check "unbind the GPU" sh -c "echo ${gpu##*/} >/sys/bus/pci/drivers/virtio-pci/unbind"
 dp_check "no DMA faults from Linux" grep -q "^faults $faults0$" "${pv}host"
 dp_check "no kernel warnings" sh -c '! dmesg | grep -E "WARNING|BUG:|Oops|pvdma.*(cannot|not mapped)"'
 echo "DP-STATS $(tr '\n' ' ' <"${pv}stats")"
 sed 's/^/DP-TRACE /' "${pv}trace"
+dp_check "no buffers left mapped" grep -q "^buffers 0$" "${pv}stats"
+dp_check "rmmod pvdma" rmmod pvdma
