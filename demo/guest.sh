@@ -1,13 +1,17 @@
-# The demo's guest side: pvdma plus real NVMe and NIC traffic through the emulated
+# The demo's guest side: pvdma plus real NVMe, NIC and GPU traffic through the emulated
 # DART, reported as "DEMO key value" lines for demo/run.sh.
-#@ kmods: nvme e1000e
+#@ kmods: nvme e1000e virtio-gpu virtio_pci?
+#@ prog: tests/guest/drm-client.c
 #@ qemu: -device pcie-root-port,id=rp1,chassis=1 -device pvdma-pci,id=pv,managed-bus=rp1
 #@ qemu: -drive file={DISK},if=none,id=d0,format=raw,cache=unsafe
 #@ qemu: -device nvme,bus=rp1,addr=0.0,multifunction=on,serial=dp0,drive=d0
 #@ qemu: -netdev user,id=n0,guestfwd=tcp:10.0.2.100:7-cmd:cat -device e1000e,bus=rp1,addr=0.1,netdev=n0,romfile=
+#@ qemu: -device virtio-gpu-pci,bus=rp1,addr=0.2,iommu_platform=on,disable-legacy=on
+#@ host-after: python3 tests/tools/check-screen.py
 #@ timeout: 400
 #@ host-live-after: 0
 mount -t debugfs none /sys/kernel/debug 2>/dev/null
+modprobe virtio_pci 2>/dev/null	# built in on newer kernels: then pvdma rebinds it
 dp_check "insmod pvdma" insmod /dp/mod/pvdma.ko
 pv=$(ls -d /sys/kernel/debug/pvdma/*/ | head -n1)
 faults0=$(sed -n 's/^faults //p' "${pv}host")
@@ -23,10 +27,21 @@ dp_check "NVMe: 256 MiB read back verified" test "$want" = "$got"
 head -c 67108864 /tmp/data >/tmp/net
 dp_check "NIC: 64 MiB echoed by the host" dp_echo 150 /tmp/net /tmp/net.back
 dp_check "NIC: data verified" sh -c 'test "$(md5sum </tmp/net)" = "$(md5sum </tmp/net.back)"'
+dp_check "modprobe virtio-gpu" modprobe virtio-gpu
+dp_wait 30 test -e /dev/dri/card0
+churn=$(/dp/bin/drm-client churn) && r=0 || r=1
+dp_check "GPU: ${churn#drm-client: }" test "$r" = 0
+/dp/bin/drm-client scanout >/tmp/scanout 2>&1 &
+client=$!
+dp_wait 60 grep -q showing /tmp/scanout
+dp_check "GPU: $(cat /tmp/scanout)" grep -q showing /tmp/scanout
+dp_screendump
 dp_check "no DMA faults from Linux" grep -q "^faults $faults0$" "${pv}host"
 echo "DEMO kernel $(uname -r) $(uname -m)"
 echo "DEMO managed $(tr '\n' ' ' <"${pv}managed")"
 sed 's/^/DEMO /' "${pv}stats" "${pv}host"
 echo "DEMO faults_before_linux $faults0"
-dp_check "unload" sh -c 'ip link set eth0 down && rmmod e1000e && rmmod nvme && rmmod pvdma'
+kill $client
+gpu=$(ls -d /sys/bus/pci/drivers/virtio-pci/0000:* | head -n1)
+dp_check "unload" sh -c "echo ${gpu##*/} >/sys/bus/pci/drivers/virtio-pci/unbind && ip link set eth0 down && rmmod e1000e && rmmod nvme && rmmod pvdma"
 dp_check "no kernel warnings" sh -c '! dmesg | grep -E "WARNING|BUG:|Oops|pvdma.*(cannot|not mapped)"'

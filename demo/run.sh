@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The dartpass demo (the README's first command): on a fresh Debian 12 machine, as
 # root, sets everything up, boots an x86_64 Linux guest in which pvdma and the emulated
-# DART manage an NVMe disk and a NIC, moves real data through both with unmodified
-# drivers, and prints what the host saw.
+# DART manage an NVMe disk, a NIC and a GPU, moves real data through all three with
+# unmodified drivers, and prints what the host saw.
 #
 #   bash demo/run.sh              DP_DEMO_KERNEL=sid-amd64 picks another guest kernel
 set -euo pipefail
@@ -27,6 +27,7 @@ cat <<REPORT
 dartpass demo: $(v kernel) guest, pvdma with the emulated DART managing $(v managed)
   NVMe (nvme driver)    256 MiB written, 256 MiB read back with O_DIRECT: $(grep -q 'ok - .*NVMe: 256 MiB read back verified' build/demo-run.log && echo verified || echo FAILED)
   NIC (e1000e driver)   64 MiB sent to the host and back: $(grep -q 'ok - .*NIC: data verified' build/demo-run.log && echo verified || echo FAILED)
+  GPU (virtio-gpu)      $(sed -n 's/.*GPU: created and destroyed \([0-9]*\) buffers, \([0-9]*\) MiB.*/\1 buffers (\2 MiB) created and freed/p' build/demo-run.log | head -n1); a picture on the host's display: $(grep -q 'ok - .*the display shows what the guest wrote' build/demo-run.log && echo verified || echo FAILED)
   host mappings         peak $(v peak_mappings) of $(v max_mappings) allowed, peak $(mib "$(v peak_bytes)") MiB of $(mib "$(v max_bytes)") MiB ($(v granule)-byte pages)
   driver DMA calls      $maps maps + $unmaps unmaps -> $trips host round trips ($(awk -v t="$trips" -v m="$maps" -v u="$unmaps" 'BEGIN { printf "%.2f", (m + u) ? 1000 * t / (m + u) : 0 }') per 1000)
   coalescing            policy $(v policy): $(v hits) of $maps maps reused a live host mapping
