@@ -32,7 +32,7 @@ dartpass demo: $(v kernel) guest, pvdma with the emulated DART managing $(v mana
   driver DMA calls      $maps maps + $unmaps unmaps -> $trips host round trips ($(awk -v t="$trips" -v m="$maps" -v u="$unmaps" 'BEGIN { printf "%.2f", (m + u) ? 1000 * t / (m + u) : 0 }') per 1000)
   coalescing            policy $(v policy): $(v hits) of $maps maps reused a live host mapping
   DMA faults            $(( $(v faults) - $(v faults_before_linux) )) from Linux (firmware's boot-time probe of the disk, before pvdma: $(v faults_before_linux))
-  after unload, reset   $(grep -o 'a reset (reboot) leaves no live host mappings (QMP: [0-9]*)' build/demo-run.log | sed 's/.*QMP: \([0-9]*\))/\1/') live host mappings (QMP)
+  after a reset        $(grep -o 'a reset (reboot) leaves no live host mappings (QMP: [0-9]*)' build/demo-run.log | sed 's/.*QMP: \([0-9]*\))/\1/') live host mappings (QMP)
 REPORT
 if [ "$ok" != 0 ]; then
 	echo "demo FAILED; details in build/demo-run.log and $log" >&2
