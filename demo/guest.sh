@@ -27,20 +27,8 @@ dp_check "NVMe: 256 MiB read back verified" test "$want" = "$got"
 head -c 67108864 /tmp/data >/tmp/net
 dp_check "NIC: 64 MiB echoed by the host" dp_echo 150 /tmp/net /tmp/net.back
 dp_check "NIC: data verified" sh -c 'test "$(md5sum </tmp/net)" = "$(md5sum </tmp/net.back)"'
-dp_check "modprobe virtio-gpu" modprobe virtio-gpu
-dp_wait 30 test -e /dev/dri/card0 -a -e /sys/class/graphics/fb0
-# The console (bound when fb0 appears) would keep the GPU busy once it has the display
-# back: its cursor blinks.
-for c in /sys/class/vtconsole/vtcon*; do
-	grep -q "frame buffer" "$c/name" && echo 0 >"$c/bind"
-done
-churn=$(/dp/bin/drm-client churn) && r=0 || r=1
-dp_check "GPU: ${churn#drm-client: }" test "$r" = 0
-/dp/bin/drm-client scanout >/tmp/scanout 2>&1 &
-client=$!
-dp_wait 60 grep -q showing /tmp/scanout
-dp_check "GPU: $(cat /tmp/scanout)" grep -q showing /tmp/scanout
-dp_screendump
+dp_gpu_load
+dp_gpu_show
 dp_check "no DMA faults from Linux" grep -q "^faults $faults0$" "${pv}host"
 echo "DEMO kernel $(uname -r) $(uname -m)"
 echo "DEMO managed $(tr '\n' ' ' <"${pv}managed")"

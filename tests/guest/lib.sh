@@ -47,3 +47,24 @@ dp_screendump() {
 	echo "DP-SCREENDUMP"
 	read -r _ack
 }
+# dp_gpu_load: loads virtio-gpu and unbinds the framebuffer console (bound when fb0
+# appears), whose blinking cursor would keep the GPU busy whenever it has the display.
+dp_gpu_load() {
+	dp_check "modprobe virtio-gpu" modprobe virtio-gpu
+	dp_wait 30 test -e /dev/dri/card0 -a -e /sys/class/graphics/fb0
+	for _c in /sys/class/vtconsole/vtcon*; do
+		grep -q "frame buffer" "$_c/name" && echo 0 >"$_c/bind"
+	done
+}
+# dp_gpu_show: GPU user space's part (/dp/bin/drm-client): churns buffers, then shows
+# the pattern, leaves the client holding the display (pid in dp_gpu_client) and has
+# the host save the display.
+dp_gpu_show() {
+	_out=$(/dp/bin/drm-client churn) && _r=0 || _r=1
+	dp_check "GPU: ${_out#drm-client: }" test "$_r" = 0
+	/dp/bin/drm-client scanout >/tmp/scanout 2>&1 &
+	dp_gpu_client=$!
+	dp_wait 60 grep -q showing /tmp/scanout
+	dp_check "GPU: $(cat /tmp/scanout)" grep -q showing /tmp/scanout
+	dp_screendump
+}
