@@ -16,7 +16,8 @@
  *
  * The busybox guest has no C library, so this is freestanding: raw system calls on
  * x86_64 and arm64, built with -nostdlib -static by rig/guest-run.sh ("#@ prog:"). It
- * prints one line (scanout: once the mode is set) and exits 0, or 1 on the first error.
+ * prints one line: churn when done (exit 0), scanout once the mode is set (then it
+ * waits to be killed); either exits 1 on the first error, 2 on bad usage.
  */
 typedef unsigned short u16;
 typedef unsigned int u32;
