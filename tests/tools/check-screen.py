@@ -6,6 +6,7 @@ read those pages through the emulated DART, so a wrong translation shows up as w
 pixels. Reads the PPM the runner saved (SCREEN) and prints DP-TEST
 lines for rig/guest-run.sh's host-after hook."""
 import os
+import re
 import sys
 
 
@@ -22,19 +23,12 @@ def pattern(size):
 def read_ppm(path):
     with open(path, "rb") as f:
         data = f.read()
-    fields, pos = [], 0
-    while len(fields) < 4:	# P6, width, height, maxval, separated by whitespace
-        while data[pos:pos + 1].isspace():
-            pos += 1
-        end = pos
-        while not data[end:end + 1].isspace():
-            end += 1
-        fields.append(data[pos:end])
-        pos = end
-    if fields[0] != b"P6" or fields[3] != b"255":
+    # QEMU writes the header as "P6\n<width> <height>\n255\n", without comments.
+    m = re.match(rb"P6\s+(\d+)\s+(\d+)\s+255\s", data)
+    if not m:
         raise ValueError("not an 8-bit P6 PPM")
-    w, h = int(fields[1]), int(fields[2])
-    return w, h, data[pos + 1:pos + 1 + 3 * w * h]
+    w, h = int(m.group(1)), int(m.group(2))
+    return w, h, data[m.end():m.end() + 3 * w * h]
 
 
 def main():
