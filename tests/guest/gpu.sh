@@ -22,12 +22,13 @@ faults0=$(sed -n 's/^faults //p' "${pv}host")
 dp_gpu_load
 dp_check "virtio-gpu's DMA goes through pvdma" sh -c 'dmesg | grep -q "virtio-pci.*pvdma: DMA goes through host-chosen bus addresses"'
 bufs() { sed -n 's/^buffers //p' "${pv}stats"; }
+bufs_are() { test "$(bufs)" = "$1"; }
 b0=$(bufs)
 dp_gpu_show
 kill $dp_gpu_client; wait $dp_gpu_client
 # The virtqueues' command buffers are unmapped as the host completes them.
-dp_wait 10 test "$(bufs)" = "$b0"
-dp_check "the client's buffers are all unmapped ($(bufs) live, $b0 before)" test "$(bufs)" = "$b0"
+dp_wait 10 bufs_are "$b0"
+dp_check "the client's buffers are all unmapped ($(bufs) live, $b0 before)" bufs_are "$b0"
 dp_check "no DMA faults from Linux" grep -q "^faults $faults0$" "${pv}host"
 dp_check "no kernel warnings" sh -c '! dmesg | grep -E "WARNING|BUG:|Oops|pvdma.*(cannot|not mapped)"'
 echo "DP-STATS $(tr '\n' ' ' <"${pv}stats")"
