@@ -96,6 +96,7 @@ add_kmods() {
 
 add_progs() {
 	local dst=$1/dp/bin f cc
+	[ -n "$(header prog)" ] || return 0
 	mkdir -p "$dst"
 	cc=$(cd "$KCHROOT/usr/bin" && ls gcc-[0-9]* | sort -V | tail -n1)
 	[ "$ARCH" = arm64 ] && cc=aarch64-linux-gnu-$cc
