@@ -16,7 +16,9 @@ trace, each target adaptive misses:
          exact and window;
   HEAD   the data fits, 10x is possible (exact peaks at 10x the floor or more), and
          adaptive peaks above a tenth of exact's live host mappings;
-  CALLS  adaptive makes more host map/unmap requests than window.
+  CALLS  adaptive makes more host map/unmap requests than window, and window refused
+         no more maps (a refused map costs no request, so where window refuses more
+         its count is not a like-for-like comparison).
 
 It ends with the counts and, over the traces with game loading, the geometric means of
 adaptive's peak mappings and host requests relative to window's. A benchmark, not a
@@ -200,7 +202,7 @@ def flags(rows):
         out.append('OVER')
     if er == 0 and ep >= 10 * fp and ap * 10 > ep:
         out.append('HEAD')
-    if ao > wo:
+    if ao > wo and wr <= ar:
         out.append('CALLS')
     return out
 
