@@ -98,8 +98,10 @@ def main():
         runs[f"window {1 << (s - 10)} KiB"] = sim([f"--window-shift={s}", '--policy=window'], traces)
     for share in (2, 5, 10, 20, 50, 100):
         runs[f"adaptive {share}%"] = sim([f"--slop-share={share}", '--policy=adaptive'], traces)
-    pol = lambda name: name.split()[0]
-    row = lambda name, t: runs[name][(f"dilemma-{t}.trace", pol(name))]
+
+    def row(name, trace):
+        """The row of run name (its first word is the policy) for trace."""
+        return runs[name][(f"dilemma-{trace}.trace", name.split()[0])]
 
     for t in ('calls-end', 'calls-growth', 'head-end', 'head-growth'):
         check(row('exact', t)['refused'] == 0,
