@@ -226,6 +226,41 @@ static void adaptive_open(struct dp_dart *d, struct dp_mapper *m, struct dp_map_
 }
 
 /*
+ * Adaptive: idle windows are kept within 1/64 of either cap, oldest released first.
+ * A 4 KiB buffer on each of 100 MiBs gets a 512 KiB window that goes idle when it is
+ * unmapped; 1 GiB / 64 holds 32 of them.
+ */
+static void test_idle_limit(void)
+{
+	struct dp_map_config mc;
+	struct dp_dart d;
+	struct dp_mapper m;
+	uint64_t iova, maps, idle, idle_kib;
+	int i, ok = 1;
+
+	adaptive_open(&d, &m, &mc, 1ull << 30, 2);
+	for (i = 0; i < 100; i++)
+		ok &= dp_mapper_map(&m, (1ull << 32) + ((uint64_t)i << 20), 4096,
+				    PVDMA_MAP_READ, &iova) == PVDMA_S_OK &&
+		      dp_mapper_unmap(&m, iova, 4096) == PVDMA_S_OK;
+	idle = m.stats.idle_mappings;
+	idle_kib = m.stats.idle_bytes >> 10;
+	ok &= idle == 32 && idle_kib == 16 << 10 && m.stats.evictions == 68 &&
+	      m.stats.live_mappings == 32;
+	/* The newest idle window serves its page again; the oldest is gone. */
+	maps = m.stats.host_maps;
+	ok &= dp_mapper_map(&m, (1ull << 32) + (99ull << 20), 4096, PVDMA_MAP_READ,
+			    &iova) == PVDMA_S_OK && m.stats.host_maps == maps;
+	ok &= dp_mapper_map(&m, 1ull << 32, 4096, PVDMA_MAP_READ, &iova) == PVDMA_S_OK &&
+	      m.stats.host_maps == maps + 1;
+	DP_CHECK(ok, "adaptive: idle windows stay within 1/64 of the byte cap, oldest go "
+		 "first (%llu idle, %llu KiB, %llu evictions)", (unsigned long long)idle,
+		 (unsigned long long)idle_kib, (unsigned long long)m.stats.evictions);
+	dp_mapper_destroy(&m);
+	dp_dart_destroy(&d);
+}
+
+/*
  * Adaptive: an idle window is released to make slop room for a window wanted now. With
  * 1 GiB, slop share 1% and 960 MiB of buffers, the budget is 655 KiB: a 512 KiB idle
  * window leaves no room for a 256 KiB window (the largest that leaves at most 1/256 of
@@ -501,6 +536,7 @@ int main(void)
 {
 	test_policies();
 	test_sharing();
+	test_idle_limit();
 	test_idle_gives_way();
 	test_filled_windows();
 	test_small_window();
