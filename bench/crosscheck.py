@@ -182,11 +182,12 @@ def replay(dartpass, path):
     """dartpass sim's rows: policy -> (peak mappings, host requests, refused)."""
     out = subprocess.run([dartpass, 'sim', path], check=True, capture_output=True,
                          text=True).stdout
+    head, *lines = out.splitlines()
     rows = {}
-    for line in out.splitlines()[1:]:
-        f = line.split()
-        rows[f[1]] = (int(f[3]), 0 if f[6] == '-' else int(f[6]),
-                      0 if f[8] == '-' else int(f[8]))
+    for line in lines:
+        f = dict(zip(head.split(), line.split()))
+        rows[f['policy']] = tuple(0 if f[c] == '-' else int(f[c])
+                                  for c in ('peak-map', 'host-ops', 'refused'))
     return rows
 
 

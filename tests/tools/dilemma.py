@@ -66,17 +66,23 @@ def write(path, shape, ext):
             f.write(f"{(t + 1) * 1000} {op} {a:#x} {ln} w 0100\n")
 
 
+def number(cell, kind=int):
+    """A cell of sim's table; '-' (the floor row's blanks) reads as 0."""
+    return kind(0) if cell == '-' else kind(cell)
+
+
 def sim(args, traces):
     """{(trace, policy): row} from `dartpass sim` (the floor row included)."""
     p = subprocess.run([dp, 'sim'] + args + traces, capture_output=True, text=True)
     if p.returncode:
         raise RuntimeError(f"dartpass sim {' '.join(args)} exited {p.returncode}: {p.stderr}")
+    head, *lines = p.stdout.splitlines()
     rows = {}
-    for line in p.stdout.splitlines()[1:]:
-        f = line.split()
-        rows[(os.path.basename(f[0]), f[1])] = {
-            'peak': int(f[3]), 'mib': float(f[4]) if f[4] != '-' else 0.0,
-            'ops': int(f[6]) if f[6] != '-' else 0, 'refused': int(f[8]) if f[8] != '-' else 0}
+    for line in lines:
+        f = dict(zip(head.split(), line.split()))
+        rows[(os.path.basename(f['trace']), f['policy'])] = {
+            'peak': number(f['peak-map']), 'mib': number(f['peak-MiB'], float),
+            'ops': number(f['host-ops']), 'refused': number(f['refused'])}
     return rows
 
 

@@ -27,8 +27,9 @@ if ! "$top/build/dartpass" sim --policy="$(kv policy)" --slop-share="$(kv slop_s
 	echo "DP-TEST not ok dartpass sim replays the guest's trace"
 	exit 0
 fi
-# sim columns: 4 peak-map, 7 host-ops, 8 hits, 9 refused
-read -r peak ops hits refused < <(awk 'NR == 2 { print $4, $7, $8, $9 }' "$dir/table")
+# sim's first row, its columns named by the header
+read -r peak ops hits refused < <(awk 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i }
+	NR == 2 { print $c["peak-map"], $c["host-ops"], $c["hits"], $c["refused"] }' "$dir/table")
 # sim counts the unmaps of what the trace left mapped; the module still owes them.
 kops=$(( $(kv host_maps) + $(kv host_unmaps) + $(kv live_mappings) ))
 res "user-space replay: peak host mappings $peak, kernel $(kv peak_mappings)" test "$peak" = "$(kv peak_mappings)"

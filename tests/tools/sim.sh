@@ -34,49 +34,53 @@ else
 fi
 sed 's/^/# /' "$dir/table"
 
-# field: 4 peak-map (for the floor row: the lower bound), 9 refused
-get() { awk -v t="$1.trace" -v p="$2" -v f="$3" '$1 == t && $2 == p { print $f }' "$dir/table"; }
+# A column of sim's table, by its header (peak-map is the lower bound on the floor row):
+# cell FILE TRACE POLICY COLUMN; get TRACE-KIND POLICY COLUMN reads the main table.
+cell() {
+	awk -v t="$2" -v p="$3" -v f="$4" 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i }
+		$1 == t && $2 == p { print $c[f] }' "$1"
+}
+get() { cell "$dir/table" "$1.trace" "$2" "$3"; }
 check() { if eval "$1"; then echo "ok - $2"; else echo "not ok - $2 ($1)"; fi; }
 
 for k in load sparse uvm staging alloc16m coherent churn churn2 fill stg+churn2 uvm+16m2 coh+16m2; do
-	check "[ '$(get $k adaptive 9)' = 0 ] && [ '$(get $k exact 9)' = 0 ]" \
-		"adaptive refuses nothing on $k, which fits the caps (exact peaks at $(get $k exact 5) MiB)"
+	check "[ '$(get $k adaptive refused)' = 0 ] && [ '$(get $k exact refused)' = 0 ]" \
+		"adaptive refuses nothing on $k, which fits the caps (exact peaks at $(get $k exact peak-MiB) MiB)"
 done
-ex=$(get overcommit exact 9) win=$(get overcommit window 9) ad=$(get overcommit adaptive 9)
+ex=$(get overcommit exact refused) win=$(get overcommit window refused) ad=$(get overcommit adaptive refused)
 best=$((ex < win ? ex : win))
 check "[ $ad -gt 0 ] && [ $ad -le $best ]" \
 	"overcommit: adaptive refuses ($ad), no more than the better of exact and window ($best)"
-check "[ $(get churn window 9) -gt 0 ]" "churn: scattered long-lived buffers make window refuse"
-check "[ $(get staging window 9) -gt 0 ]" "staging: window's slop makes it refuse buffers that fit"
+check "[ $(get churn window refused) -gt 0 ]" "churn: scattered long-lived buffers make window refuse"
+check "[ $(get staging window refused) -gt 0 ]" "staging: window's slop makes it refuse buffers that fit"
 # Once long-lived data outgrows the cap, which maps are refused depends on which
 # long-lived buffers got in before, so counts move either way with small changes (even
-# exact's, with the cap): reported, not checked (docs/mapper.md). Field 10: MiB of
-# refused buffers.
+# exact's, with the cap): reported, not checked (docs/mapper.md).
 for p in exact window adaptive; do
-	echo "# churn x3 (outgrows the cap): $p refuses $(get churn3 $p 9) maps, $(get churn3 $p 10) MiB"
+	echo "# churn x3 (outgrows the cap): $p refuses $(get churn3 $p refused) maps, $(get churn3 $p ref-MiB) MiB"
 done
 # Game loading with about 200 bursts in flight, pages in address order or shuffled:
 # exact needs three times the mapping cap, window's 256 KiB windows fit, and so must
 # adaptive's (filled windows' budget).
 for k in surge shuffle; do
-	check "[ '$(get $k adaptive 9)' = 0 ] && [ '$(get $k window 9)' = 0 ]" \
-		"adaptive refuses nothing on $k, which window fits (exact refuses $(get $k exact 9) maps)"
+	check "[ '$(get $k adaptive refused)' = 0 ] && [ '$(get $k window refused)' = 0 ]" \
+		"adaptive refuses nothing on $k, which window fits (exact refuses $(get $k exact refused) maps)"
 done
 # Other seeds put live data within 2% of the byte cap (window peaks up to 1509 MiB):
 # windows that were made while bytes were plentiful must not crowd out later regions.
 for s in 2 3 4 5; do
 	for k in surge shuffle; do
 		"$dp" gen --seed=$s $k | "$dp" sim --policy=window,adaptive - >"$dir/seed"
-		read -r win mib ad peak < <(awk '$2 == "window" { w = $9; m = $5 }
-			$2 == "adaptive" { a = $9; p = $4 } END { print w, m, a, p }' "$dir/seed")
+		win=$(cell "$dir/seed" - window refused) mib=$(cell "$dir/seed" - window peak-MiB)
+		ad=$(cell "$dir/seed" - adaptive refused) peak=$(cell "$dir/seed" - adaptive peak-map)
 		check "[ '$win' = 0 ] && [ '$ad' = 0 ]" \
 			"$k seed $s: adaptive refuses nothing where window fits ($ad refused, peak $peak, window peaks at $mib MiB)"
 	done
 done
-# field 7: host requests, counting the unmaps of what a trace leaves mapped
+# host-ops: host requests, counting the unmaps of what a trace leaves mapped
 for k in load sparse alloc16m surge shuffle; do
-	check "[ $(get $k adaptive 7) -le $(get $k window 7) ]" \
-		"$k: adaptive needs no more host requests than window ($(get $k adaptive 7) vs $(get $k window 7))"
+	check "[ $(get $k adaptive host-ops) -le $(get $k window host-ops) ]" \
+		"$k: adaptive needs no more host requests than window ($(get $k adaptive host-ops) vs $(get $k window host-ops))"
 done
 # On uvm, window's fewer requests are bought with bytes. Sweep the adaptive budget:
 # every slop share that buys as few requests as window refuses maps on staging, whose
@@ -85,10 +89,10 @@ bad= matched=
 for share in 2 5 $(seq 10 10 100); do
 	"$dp" sim --slop-share=$share --policy=adaptive "$dir/uvm.trace" "$dir/staging.trace" \
 		>"$dir/share"
-	ops=$(awk '$1 == "uvm.trace" && $2 == "adaptive" { print $7 }' "$dir/share")
-	ref=$(awk '$1 == "staging.trace" && $2 == "adaptive" { print $9 }' "$dir/share")
-	echo "# slop share $share%: uvm $ops host requests (window $(get uvm window 7)), staging refuses $ref"
-	if [ "$ops" -le "$(get uvm window 7)" ]; then
+	ops=$(cell "$dir/share" uvm.trace adaptive host-ops)
+	ref=$(cell "$dir/share" staging.trace adaptive refused)
+	echo "# slop share $share%: uvm $ops host requests (window $(get uvm window host-ops)), staging refuses $ref"
+	if [ "$ops" -le "$(get uvm window host-ops)" ]; then
 		matched+=" $share"
 		[ "$ref" -gt 0 ] || bad+=" $share"
 	fi
@@ -100,8 +104,11 @@ check "[ -n '$matched' ] && [ -z '$bad' ]" \
 # On surge and shuffle exact stops at the mapping cap, so 10x under its peak is
 # stricter than 10x under what exact would need.
 for k in load sparse uvm staging alloc16m coherent churn surge shuffle; do
-	fl=$(get $k floor 4) ex=$(get $k exact 4) ad=$(get $k adaptive 4)
-	below=$(awk -v t="$k.trace" -v f="$fl" '$1 == t && $2 != "floor" && $9 == 0 && $4 < f' "$dir/table")
+	fl=$(get $k floor peak-map) ex=$(get $k exact peak-map) ad=$(get $k adaptive peak-map)
+	below=
+	for p in exact window adaptive; do
+		[ "$(get $k $p refused)" = 0 ] && [ "$(get $k $p peak-map)" -lt "$fl" ] && below+=" $p"
+	done
 	check "[ -z '$below' ]" "$k: no policy that refused nothing peaks below the floor of $fl host mappings"
 	if [ $((fl * 10)) -le "$ex" ]; then
 		check "[ $((ad * 10)) -le $ex ]" \
