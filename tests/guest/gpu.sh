@@ -31,5 +31,4 @@ dp_wait 10 bufs_are "$b0"
 dp_check "the client's buffers are all unmapped ($(bufs) live, $b0 before)" bufs_are "$b0"
 dp_check "no DMA faults from Linux" grep -q "^faults $faults0$" "${pv}host"
 dp_check "no kernel warnings" sh -c '! dmesg | grep -E "WARNING|BUG:|Oops|pvdma.*(cannot|not mapped)"'
-echo "DP-STATS $(tr '\n' ' ' <"${pv}stats")"
-sed 's/^/DP-TRACE /' "${pv}trace"
+dp_report_trace "$pv"

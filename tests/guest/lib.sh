@@ -68,3 +68,10 @@ dp_gpu_show() {
 	dp_check "GPU: $(cat /tmp/scanout)" grep -q showing /tmp/scanout
 	dp_screendump
 }
+# dp_report_trace DIR: prints the module's counters and trace ring from its debugfs DIR
+# as DP-STATS and DP-TRACE lines, which the host replays
+# (tests/tools/replay-guest-trace.sh, bench/mapper.sh). Call it once DMA is quiet.
+dp_report_trace() {
+	echo "DP-STATS $(tr '\n' ' ' <"$1stats")"
+	sed 's/^/DP-TRACE /' "$1trace"
+}
