@@ -89,7 +89,9 @@ struct dp_map_config {
 /*
  * A long-lived buffer pins its window's unused bytes until it goes, so a workload
  * whose long-lived data keeps growing ends up carrying about share x cap of slop:
- * 2% keeps such a workload refusal-free until it fills about 98% of the byte cap.
+ * 2% keeps such a workload refusal-free until it fills about 98% of the byte cap,
+ * unless a few buffers outlive the rest of windows made while windows were filling:
+ * those windows' unused bytes stay too, outside the share (docs/mapper.md).
  */
 #define DP_SLOP_SHARE_DEFAULT	2
 
