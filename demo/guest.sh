@@ -5,7 +5,7 @@
 #@ qemu: -device pcie-root-port,id=rp1,chassis=1 -device pvdma-pci,id=pv,managed-bus=rp1
 #@ qemu: -drive file={DISK},if=none,id=d0,format=raw,cache=unsafe
 #@ qemu: -device nvme,bus=rp1,addr=0.0,multifunction=on,serial=dp0,drive=d0
-#@ qemu: -netdev user,id=n0,guestfwd=tcp:10.0.2.100:7-cmd:cat -device e1000e,bus=rp1,addr=0.1,netdev=n0,romfile=
+#@ qemu: -netdev user,id=n0,guestfwd=tcp:10.0.2.100:7-cmd:{ECHO} -device e1000e,bus=rp1,addr=0.1,netdev=n0,romfile=
 #@ qemu: -device virtio-gpu-pci,bus=rp1,addr=0.2,iommu_platform=on,disable-legacy=on
 #@ host-after: python3 tests/tools/check-screen.py
 #@ timeout: 400

@@ -10,6 +10,8 @@
 #   #@ arch: arm64               run only on this architecture (elsewhere: no result)
 #   #@ qemu: -device ...         extra QEMU arguments ({ARCH} is replaced by amd64/arm64,
 #                                {DISK} by a fresh, empty 1 GiB raw image for this run,
+#                                {ECHO} by the host's echo service for a guestfwd's
+#                                cmd: (rig/echo-service.py),
 #                                {NONCOHERENT_DTB} by the arm64 machine's device tree
 #                                without "dma-coherent": DMA is not cache-coherent)
 #   #@ timeout: 120              seconds before the guest is killed (default 180)
@@ -140,6 +142,7 @@ INIT
 make_initramfs
 qemu_extra=$(header qemu)
 qemu_extra=${qemu_extra//\{ARCH\}/$ARCH}
+qemu_extra=${qemu_extra//\{ECHO\}/$top/rig/echo-service.py}
 if [[ $qemu_extra == *"{DISK}"* ]]; then
 	rm -f "$out/$tname.img" && truncate -s 1G "$out/$tname.img"
 	qemu_extra=${qemu_extra//\{DISK\}/$out/$tname.img}

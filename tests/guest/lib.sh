@@ -25,7 +25,7 @@ dp_net_up() {
 	dp_check "eth0 up" sh -c 'ip link set eth0 up && ip addr add 10.0.2.15/24 dev eth0'
 	dp_wait 30 sh -c 'ip link show eth0 | grep -q LOWER_UP'
 }
-# dp_echo SECONDS IN OUT: sends IN to the host's echo service (guestfwd to `cat`) and
+# dp_echo SECONDS IN OUT: sends IN to the host's echo service (rig/echo-service.py) and
 # writes what comes back to OUT. A transfer that stalls fails after SECONDS and shows
 # how far it got, the NIC's counters and the kernel's last words.
 dp_echo() {

@@ -4,7 +4,7 @@
 # loaded first, so pvdma must find it bound and rebind it.
 #@ kmods: e1000e
 #@ qemu: -device pcie-root-port,id=rp1,chassis=1 -device pvdma-pci,id=pv,managed-bus=rp1
-#@ qemu: -netdev user,id=n0,guestfwd=tcp:10.0.2.100:7-cmd:cat -device e1000e,bus=rp1,netdev=n0,romfile=
+#@ qemu: -netdev user,id=n0,guestfwd=tcp:10.0.2.100:7-cmd:{ECHO} -device e1000e,bus=rp1,netdev=n0,romfile=
 #@ timeout: 300
 #@ host-live-after: 0
 mount -t debugfs none /sys/kernel/debug 2>/dev/null

@@ -6,7 +6,7 @@
 #@ qemu: -device pcie-root-port,id=rp1,chassis=1 -device pvdma-pci,id=pv,managed-bus=rp1
 #@ qemu: -drive file={DISK},if=none,id=d0,format=raw,cache=unsafe
 #@ qemu: -device nvme,bus=rp1,addr=0.0,multifunction=on,serial=dp0,drive=d0
-#@ qemu: -netdev user,id=n0,guestfwd=tcp:10.0.2.100:7-cmd:cat -device e1000e,bus=rp1,addr=0.1,netdev=n0,romfile=
+#@ qemu: -netdev user,id=n0,guestfwd=tcp:10.0.2.100:7-cmd:{ECHO} -device e1000e,bus=rp1,addr=0.1,netdev=n0,romfile=
 #@ timeout: 300
 #@ host-live-after: 0
 #@ host-after: bash tests/tools/replay-guest-trace.sh
