@@ -21,13 +21,15 @@ bash rig/guest-run.sh "$k" demo/guest.sh >build/demo-run.log 2>&1 || ok=$?
 log=build/guest/$k/guest.log
 v() { tr -d '\r' <"$log" | sed -n "s/^DEMO $1 //p" | head -n1; }
 mib() { echo $(( ${1:-0} >> 20 )); }
+# "verified" when the runner reported the check named with $1 as passed
+verdict() { grep -q "^ok - .*$1" build/demo-run.log && echo verified || echo FAILED; }
 maps=$(v maps) unmaps=$(v unmaps) trips=$(v round_trips)
 cat <<REPORT
 
 dartpass demo: $(v kernel) guest, pvdma with the emulated DART managing $(v managed)
-  NVMe (nvme driver)    256 MiB written, 256 MiB read back with O_DIRECT: $(grep -q '^ok - .*NVMe: 256 MiB read back verified' build/demo-run.log && echo verified || echo FAILED)
-  NIC (e1000e driver)   64 MiB sent to the host and back: $(grep -q '^ok - .*NIC: data verified' build/demo-run.log && echo verified || echo FAILED)
-  GPU (virtio-gpu)      $(sed -n 's/.*GPU: created and destroyed \([0-9]*\) buffers, \([0-9]*\) MiB.*/\1 buffers (\2 MiB) created and freed/p' build/demo-run.log | head -n1); a picture on the host's display: $(grep -q '^ok - .*the display shows what the guest wrote' build/demo-run.log && echo verified || echo FAILED)
+  NVMe (nvme driver)    256 MiB written, 256 MiB read back with O_DIRECT: $(verdict "NVMe: 256 MiB read back verified")
+  NIC (e1000e driver)   64 MiB sent to the host and back: $(verdict "NIC: data verified")
+  GPU (virtio-gpu)      $(sed -n 's/.*GPU: created and destroyed \([0-9]*\) buffers, \([0-9]*\) MiB.*/\1 buffers (\2 MiB) created and freed/p' build/demo-run.log | head -n1); a picture on the host's display: $(verdict "the display shows what the guest wrote")
   host mappings         peak $(v peak_mappings) of $(v max_mappings) allowed, peak $(mib "$(v peak_bytes)") MiB of $(mib "$(v max_bytes)") MiB ($(v granule)-byte pages)
   driver DMA calls      $maps maps + $unmaps unmaps -> $trips host round trips ($(awk -v t="$trips" -v m="$maps" -v u="$unmaps" 'BEGIN { printf "%.2f", (m + u) ? 1000 * t / (m + u) : 0 }') per 1000)
   coalescing            policy $(v policy): $(v hits) of $maps maps reused a live host mapping
