@@ -4,17 +4,74 @@
 # DART manage an NVMe disk, a NIC and a GPU, moves real data through all three with
 # unmodified drivers, and prints what the host saw.
 #
-#   bash demo/run.sh              DP_DEMO_KERNEL=sid-amd64 picks another guest kernel
+#   bash demo/run.sh              everything: set-up, the guest, the report
+#   bash demo/run.sh --until=STEP stop after a set-up step: deps, qemu, kernel, module
+#   DP_DEMO_KERNEL=sid-amd64 bash demo/run.sh      another guest kernel
+#
+# The set-up's full output goes to build/demo-setup.log; the terminal shows each step
+# and how far it has got.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 k=${DP_DEMO_KERNEL:-trixie-amd64}
+until=
+case ${1:-} in
+--until=deps | --until=qemu | --until=kernel | --until=module) until=${1#--until=} ;;
+"") ;;
+*) echo "usage: bash demo/run.sh [--until=deps|qemu|kernel|module]" >&2; exit 2 ;;
+esac
 cd "$top"
+mkdir -p build
+setup_log=build/demo-setup.log
+: >"$setup_log"
+
+# What a running step has got to: QEMU's build counts its own steps; the others say
+# what they do in their last log line.
+progress() {
+	case $1 in
+	qemu) tail -c 4096 build/qemu/ninja.log 2>/dev/null | tr '\r' '\n' |
+		grep -o '^\[[0-9]*/[0-9]*\]' | tail -n1 ;;
+	esac
+	tail -n1 "$setup_log" | cut -c1-60
+}
+
+# step NAME N WHAT CMD...: runs one set-up step, its output in the log, and shows its
+# progress: in place on a terminal, every 30 s otherwise.
+step() {
+	local name=$1 n=$2 what=$3 t0 pid rc=0 last=0 line
+	shift 3
+	t0=$(date +%s)
+	echo "== [$n/4] $what" >&2
+	"$@" >>"$setup_log" 2>&1 &
+	pid=$!
+	while kill -0 "$pid" 2>/dev/null; do
+		sleep 2
+		line="   $(( $(date +%s) - t0 ))s $(progress "$name" | paste -sd' ')"
+		if [ -t 2 ]; then
+			printf '\r%-78.78s' "$line" >&2
+		elif [ $(( $(date +%s) - last )) -ge 30 ]; then
+			echo "$line" >&2
+			last=$(date +%s)
+		fi
+	done
+	wait "$pid" || rc=$?
+	[ -t 2 ] && printf '\r%-78s\r' "" >&2
+	if [ "$rc" != 0 ]; then
+		tail -n 20 "$setup_log" >&2
+		echo "demo: $what failed (exit $rc); the whole log is $setup_log" >&2
+		exit 1
+	fi
+	echo "   done in $(( $(date +%s) - t0 ))s" >&2
+	if [ "$until" = "$name" ]; then
+		echo "demo: set up until '$name'; the log is $setup_log" >&2
+		exit 0
+	fi
+}
+
 echo "== setting up (packages, QEMU, guest kernel ${k%-*}); cached under build/" >&2
-bash rig/deps.sh >build/demo-setup.log 2>&1 || { tail -20 build/demo-setup.log; exit 1; }
-bash qemu/build.sh >>build/demo-setup.log 2>&1 || { tail -20 build/demo-setup.log; exit 1; }
-bash rig/kernels.sh "${k%-*}" >>build/demo-setup.log 2>&1 || { tail -20 build/demo-setup.log; exit 1; }
-bash rig/kmod-build.sh "build/kernels/$k.env" guest "build/mod/$k" >>build/demo-setup.log 2>&1 ||
-	{ tail -20 build/demo-setup.log; exit 1; }
+step deps 1 "host packages" bash rig/deps.sh
+step qemu 2 "QEMU (its build counts its steps)" bash qemu/build.sh
+step kernel 3 "guest kernel ${k%-*} and its build chroot" bash rig/kernels.sh "${k%-*}"
+step module 4 "the pvdma module for $k" bash rig/kmod-build.sh "build/kernels/$k.env" guest "build/mod/$k"
 echo "== booting the guest (TCG; about a minute)" >&2
 ok=0
 bash rig/guest-run.sh "$k" demo/guest.sh >build/demo-run.log 2>&1 || ok=$?

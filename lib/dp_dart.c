@@ -195,6 +195,8 @@ int dp_dart_map(struct dp_dart *d, uint64_t pa, uint64_t len, unsigned int perm,
 	m->iova = start;
 	m->pa = first;
 	m->size = size;
+	m->len = len;
+	m->offset = pa - first;
 	m->perm = perm;
 	m->by_iova.key = start;
 	dp_tree_insert(&d->mappings, &m->by_iova);
@@ -222,7 +224,6 @@ const struct dp_dart_mapping *dp_dart_lookup(const struct dp_dart *d, uint64_t i
 
 int dp_dart_unmap(struct dp_dart *d, uint64_t iova, uint64_t len)
 {
-	uint64_t g = granule(d);
 	struct dp_dart_mapping *m;
 	struct dp_tree_node *n;
 
@@ -230,9 +231,11 @@ int dp_dart_unmap(struct dp_dart *d, uint64_t iova, uint64_t len)
 		return refuse(d, PVDMA_S_INVALID);
 	n = dp_tree_floor(&d->mappings, iova, 0);
 	m = n ? dp_tree_entry(n, struct dp_dart_mapping, by_iova) : NULL;
-	/* Only whole mappings, named exactly as MAP returned them, can be removed. */
-	if (!m || m->iova != DP_ALIGN_DOWN(iova, g) ||
-	    m->size != DP_ALIGN_UP(iova + len, g) - m->iova)
+	/*
+	 * Only whole mappings, named exactly as MAP returned them: a looser match would
+	 * let a confused or hostile caller drop a mapping another buffer shares.
+	 */
+	if (!m || m->iova + m->offset != iova || m->len != len)
 		return refuse(d, PVDMA_S_NOT_FOUND);
 	dp_tree_remove(&d->mappings, &m->by_iova);
 	d->stats.unmaps++;

@@ -32,6 +32,8 @@ struct dp_dart_mapping {
 	uint64_t iova;			/* page aligned */
 	uint64_t pa;			/* page aligned guest-physical address */
 	uint64_t size;			/* page multiple */
+	uint64_t len;			/* bytes asked for; MAP returned iova + offset */
+	uint32_t offset;		/* of the asked-for address in the first page */
 	unsigned int perm;		/* PVDMA_MAP_READ | PVDMA_MAP_WRITE */
 };
 
@@ -63,7 +65,10 @@ int dp_dart_reset(struct dp_dart *d);
  */
 int dp_dart_map(struct dp_dart *d, uint64_t pa, uint64_t len, unsigned int perm,
 		uint64_t *iova);
-/* Unmaps the mapping that dp_dart_map(pa, len) created, named by its (iova, len). */
+/*
+ * Unmaps the mapping that dp_dart_map(pa, len) created, named exactly by the iova it
+ * returned and that len: anything else is PVDMA_S_NOT_FOUND and unmaps nothing.
+ */
 int dp_dart_unmap(struct dp_dart *d, uint64_t iova, uint64_t len);
 /* The mapping containing iova, or NULL. */
 const struct dp_dart_mapping *dp_dart_lookup(const struct dp_dart *d, uint64_t iova);

@@ -33,6 +33,11 @@ static void test_basic(void)
 	DP_CHECK(dp_dart_lookup(&d, b)->size == 3 * G, "straddling range takes three pages");
 	DP_CHECK(dp_dart_unmap(&d, a + G, 4096) == PVDMA_S_NOT_FOUND, "unmap of the wrong iova");
 	DP_CHECK(dp_dart_unmap(&d, a, 2 * G) == PVDMA_S_NOT_FOUND, "unmap of the wrong length");
+	/* Inside the same page, so a page-granular match would take them. */
+	DP_CHECK(dp_dart_unmap(&d, m->iova, 1) == PVDMA_S_NOT_FOUND &&
+		 dp_dart_unmap(&d, a, 4095) == PVDMA_S_NOT_FOUND &&
+		 dp_dart_unmap(&d, a + 1, 4095) == PVDMA_S_NOT_FOUND &&
+		 dp_dart_lookup(&d, a) == m, "unmap of a range within the mapping's pages, not as mapped");
 	DP_CHECK(dp_dart_unmap(&d, a, 4096) == PVDMA_S_OK, "unmap as mapped");
 	DP_CHECK(dp_dart_unmap(&d, a, 4096) == PVDMA_S_NOT_FOUND, "double unmap");
 	DP_CHECK(dp_dart_map(&d, 0, 0, PVDMA_MAP_READ, &a) == PVDMA_S_INVALID, "zero length");

@@ -499,6 +499,34 @@ static void test_status_not_found(void)
     rig_stop(r);
 }
 
+/*
+ * UNMAP names a mapping exactly as MAP returned it: a range inside the same host
+ * pages, but not (iova, mapped), removes nothing.
+ */
+static void test_status_not_found_inexact(void)
+{
+    Rig *r = rig_start(NULL);
+    struct pvdma_req q;
+    uint64_t iova, page;
+
+    rig_enable(r);
+    iova = map_ok(r, r->ram + 0x1000, 4096, PVDMA_MAP_WRITE);
+    page = iova & ~(uint64_t)(GRANULE - 1);
+    g_assert_cmphex(page, !=, iova);
+    q = req_unmap(page, 1);
+    g_assert_cmpuint(one(r, &q), ==, PVDMA_S_NOT_FOUND);
+    q = req_unmap(page, GRANULE);
+    g_assert_cmpuint(one(r, &q), ==, PVDMA_S_NOT_FOUND);
+    q = req_unmap(iova, 4095);
+    g_assert_cmpuint(one(r, &q), ==, PVDMA_S_NOT_FOUND);
+    q = req_unmap(iova + 1, 4095);
+    g_assert_cmpuint(one(r, &q), ==, PVDMA_S_NOT_FOUND);
+    g_assert_cmpuint(pv_stat(r, "live-mappings"), ==, 1);
+    unmap_ok(r, iova, 4096);
+    g_assert_cmpuint(pv_stat(r, "live-mappings"), ==, 0);
+    rig_stop(r);
+}
+
 /* Exactly max-mappings maps succeed; one more is refused until one is released. */
 static void test_limit_mappings(void)
 {
@@ -778,6 +806,7 @@ int main(int argc, char **argv)
     qtest_add_func("/pvdma/status/unsupported", test_status_unsupported);
     qtest_add_func("/pvdma/status/bad-address", test_status_bad_address);
     qtest_add_func("/pvdma/status/not-found", test_status_not_found);
+    qtest_add_func("/pvdma/status/not-found-inexact", test_status_not_found_inexact);
     qtest_add_func("/pvdma/status/no-space", test_status_no_space);
     qtest_add_func("/pvdma/status/batch", test_status_batch);
     qtest_add_func("/pvdma/limit/mappings", test_limit_mappings);
