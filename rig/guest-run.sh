@@ -8,6 +8,12 @@
 #   #@ kmods: nvme e1000e        kernel modules (with dependencies) to put in the initramfs;
 #                                NAME? when some kernels build it in (virtio_pci?)
 #   #@ arch: arm64               run only on this architecture (elsewhere: no result)
+#   #@ only: trixie-amd64        run only on these kernels, SERIES-ARCH (elsewhere: no
+#                                result): for costly runs, such as nested ones
+#   #@ iommu: on                 an emulated IOMMU that translates the PCI functions'
+#                                DMA, so L1 can hand them to vfio-pci: x86_64
+#                                intel-iommu (with interrupt remapping, which VFIO
+#                                wants) and intel_iommu=on, arm64 virt's SMMUv3
 #   #@ qemu: -device ...         extra QEMU arguments ({ARCH} is replaced by amd64/arm64,
 #                                {DISK} by a fresh, empty 1 GiB raw image for this run,
 #                                {ECHO} by the host's echo service for a guestfwd's
@@ -25,6 +31,9 @@
 #   #@ prog: tests/guest/X.c     a guest program, at /dp/bin/X: freestanding C (the
 #                                guest has no C library), built with the compiler in
 #                                the kernel's suite chroot (rig/kernels.sh)
+#   #@ bin: build/X build/Y      programs already built on the host, at /dp/bin/X: they
+#                                must be static and for the guest's architecture (the
+#                                guest has no C library, nothing is copied with them)
 # Our own modules (build/mod/SERIES-ARCH/*.ko) are always included, under /dp/mod.
 # Inside the guest, tests/guest/lib.sh provides dp_check; the runner turns its lines into
 # "ok"/"not ok" and fails the run if the script does not reach its end. With a pvdma
@@ -47,6 +56,34 @@ if [ -n "$(header arch)" ] && [ "$(header arch)" != "$ARCH" ]; then
 	echo "# $kname: $tname: not run ($(header arch) only)"
 	exit 0
 fi
+if [ -n "$(header only)" ] && [[ " $(header only) " != *" $kname "* ]]; then
+	echo "# $kname: $tname: not run ($(header only) only)"
+	exit 0
+fi
+# bin: programs are checked before the boot: a missing, dynamic or foreign one would
+# only show in the guest as "not found".
+machine=X86-64
+[ "$ARCH" = arm64 ] && machine=AArch64
+for f in $(header bin); do
+	why=
+	if [ ! -f "$top/$f" ]; then
+		why="missing (build it first)"
+	elif ! readelf -h "$top/$f" 2>/dev/null | grep -q "Machine:.*$machine"; then
+		why="not an $ARCH program"
+	elif readelf -l "$top/$f" | grep -q 'program interpreter'; then
+		why="not statically linked"
+	fi
+	if [ -n "$why" ]; then
+		echo "not ok - $kname: $tname: bin: $f: $why"
+		exit 1
+	fi
+done
+iommu=$(header iommu)
+case $iommu in
+on) ;;
+'' | off) iommu= ;;
+*) echo "not ok - $kname: $tname: iommu: $iommu (on or off)"; exit 1 ;;
+esac
 
 busybox_for() {
 	if [ "$1" = amd64 ]; then echo /bin/busybox; return; fi
@@ -110,6 +147,13 @@ add_progs() {
 	done
 }
 
+add_bins() {
+	local f
+	[ -n "$(header bin)" ] || return 0
+	mkdir -p "$1/dp/bin"
+	for f in $(header bin); do cp "$top/$f" "$1/dp/bin/"; done
+}
+
 make_initramfs() {
 	local root
 	root=$(mktemp -d)
@@ -118,6 +162,7 @@ make_initramfs() {
 	# shellcheck disable=SC2046
 	add_kmods "$root" $(header kmods)
 	add_progs "$root"
+	add_bins "$root"
 	cp "$top"/build/mod/"$kname"/*.ko "$root/dp/mod/" 2>/dev/null || true
 	cp "$top/tests/guest/lib.sh" "$root/dp/lib.sh"
 	cp "$script" "$root/dp/test.sh"
@@ -149,13 +194,24 @@ if [[ $qemu_extra == *"{DISK}"* ]]; then
 fi
 tmo=$(header timeout)
 tmo=${tmo:-180}
+append=
 case $ARCH in
 amd64)
 	qemu=("$top/build/qemu/qemu-system-x86_64" -M q35 -cpu max
 		-L "$top/build/qemu/pc-bios/optionrom" -L /usr/share/seabios)
-	console=ttyS0 ;;
+	console=ttyS0
+	# Before the PCI functions: emulated ones are wired to the IOMMU once the machine
+	# is complete, whatever the order, but some ask for their DMA address space when
+	# created, in command-line order (QEMU's own vfio-pci, virtio-pci). VFIO refuses
+	# an IOMMU without interrupt remapping unless told to allow unsafe interrupts.
+	if [ "$iommu" = on ]; then
+		qemu_extra="-device intel-iommu,intremap=on $qemu_extra"
+		append=" intel_iommu=on"
+	fi ;;
 arm64)
-	qemu=("$top/build/qemu/qemu-system-aarch64" -M virt -cpu max,pauth-impdef=on)
+	# SMMUv3 delivers its events and the functions' MSIs through the GICv3's ITS.
+	qemu=("$top/build/qemu/qemu-system-aarch64"
+		-M "virt${iommu:+,gic-version=3,iommu=smmuv3}" -cpu max,pauth-impdef=on)
 	console=ttyAMA0 ;;
 esac
 qemu+=(-accel tcg -smp 2 -m 1G -nodefaults)
@@ -169,7 +225,7 @@ fi
 # shellcheck disable=SC2206
 qemu+=(-nographic -no-reboot -serial stdio
 	-kernel "$KIMAGE" -initrd "$out/$tname.cpio.gz"
-	-append "console=$console panic=-1 loglevel=4 rdinit=/init"
+	-append "console=$console panic=-1 loglevel=4 rdinit=/init$append"
 	$qemu_extra)
 
 # With a pvdma device (id=pv), QEMU stays up after the guest powers off so the host's

@@ -75,3 +75,65 @@ dp_report_trace() {
 	echo "DP-STATS $(tr '\n' ' ' <"$1stats")"
 	sed 's/^/DP-TRACE /' "$1trace"
 }
+# dp_pci_find VENDOR:DEVICE: prints the address (e.g. 0000:00:04.0) of the first PCI
+# function with these IDs (lower-case hex, as lspci shows them: 8086:100e).
+dp_pci_find() {
+	for _d in /sys/bus/pci/devices/*; do
+		if [ "$(cat "$_d/vendor"):$(cat "$_d/device")" = "0x${1%:*}:0x${1#*:}" ]; then
+			basename "$_d"
+			return 0
+		fi
+	done
+	echo "no PCI function $1" >&2
+	return 1
+}
+# dp_pci_caps BDF: prints the IDs (hex) of the function's capability list, one a line
+# (05 MSI, 10 PCI Express, 11 MSI-X), read from its config space: Debian's busybox has
+# no lspci.
+dp_pci_caps() {
+	od -An -v -tx1 -N256 "/sys/bus/pci/devices/$1/config" | tr -s ' ' '\n' | sed '/^$/d' >/tmp/dp_cfg
+	# Status bit 4 says there is a list; it starts at the pointer at 0x34.
+	[ $((0x$(sed -n 7p /tmp/dp_cfg) & 0x10)) != 0 ] || return 0
+	_p=$((0x$(sed -n 53p /tmp/dp_cfg) & 0xfc))
+	_n=0
+	while [ "$_p" != 0 ] && [ "$_n" -lt 48 ]; do
+		sed -n "$((_p + 1))p" /tmp/dp_cfg
+		_p=$((0x$(sed -n "$((_p + 2))p" /tmp/dp_cfg) & 0xfc))
+		_n=$((_n + 1))
+	done
+}
+# dp_vfio_bind BDF: hands a PCI function to vfio-pci and prints its IOMMU group; fails,
+# saying why, unless /dev/vfio/GROUP appears. Needs "#@ iommu: on" and the kmods
+# "vfio vfio_iommu_type1 vfio_pci".
+dp_vfio_bind() {
+	_dev=/sys/bus/pci/devices/$1
+	# Built-in ones are not in the initramfs's modules.dep: their sysfs entries count.
+	for _m in vfio vfio_iommu_type1 vfio_pci; do modprobe "$_m" 2>/dev/null; done
+	if [ ! -d /sys/bus/pci/drivers/vfio-pci ] || [ ! -d /sys/module/vfio_iommu_type1 ]; then
+		echo "$1: vfio-pci or vfio_iommu_type1 missing (kmods: vfio vfio_iommu_type1 vfio_pci)" >&2
+		return 1
+	fi
+	if [ ! -e "$_dev/iommu_group" ]; then
+		echo "$1: in no IOMMU group (iommu: on?)" >&2
+		return 1
+	fi
+	_group=$(basename "$(readlink "$_dev/iommu_group")")
+	if [ -e "$_dev/driver" ] && [ "$(basename "$(readlink "$_dev/driver")")" != vfio-pci ]; then
+		echo "$1" >"$_dev/driver/unbind" || { echo "$1: cannot unbind its driver" >&2; return 1; }
+	fi
+	# driver_override: vfio-pci takes it without knowing its IDs, and no other driver
+	# takes it back on a later probe.
+	echo vfio-pci >"$_dev/driver_override"
+	[ -e "$_dev/driver" ] || echo "$1" >/sys/bus/pci/drivers/vfio-pci/bind 2>/dev/null
+	if [ "$(basename "$(readlink "$_dev/driver")")" != vfio-pci ]; then
+		echo "$1: vfio-pci did not bind it" >&2
+		dmesg | tail -n 5 >&2
+		return 1
+	fi
+	dp_wait 5 test -c "/dev/vfio/$_group"
+	if [ ! -c "/dev/vfio/$_group" ]; then
+		echo "$1: bound, but no /dev/vfio/$_group" >&2
+		return 1
+	fi
+	echo "$_group"
+}
