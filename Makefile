@@ -10,12 +10,31 @@ LIB_HDRS := $(wildcard lib/*.h include/*.h)
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/unit/%,$(wildcard tests/unit/test_*.c))
 
 TOOL_SRCS := $(wildcard tools/dartpass/*.c)
+PROV_SRCS := $(wildcard provider/linux/*.c)
+# Static: it runs in a busybox initramfs. A cross compiler builds into its own directory
+# (CC=aarch64-linux-gnu-gcc: build/aarch64/dartpass-provider).
+PROV_ARCH := $(shell $(CC) -dumpmachine 2>/dev/null | cut -d- -f1)
+PROV_BIN := $(B)/$(if $(filter $(shell uname -m),$(PROV_ARCH)),,$(or $(PROV_ARCH),unknown-cc)/)dartpass-provider
 
-.PHONY: unit qtest check qemu kernels tools
+.PHONY: unit qtest check qemu kernels tools provider
 tools: $(B)/dartpass
 $(B)/dartpass: $(TOOL_SRCS) tools/dartpass/dartpass.h $(LIB_SRCS) $(LIB_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -std=gnu11 -Wall -Wextra -Werror -Ilib -Iinclude -o $@ $(TOOL_SRCS) $(LIB_SRCS)
+
+provider: $(PROV_BIN)
+$(PROV_BIN): $(PROV_SRCS) provider/linux/provider.h $(LIB_SRCS) $(LIB_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -std=gnu11 -Wall -Wextra -Werror -static -Ilib -Iinclude -o $@ $(PROV_SRCS) $(LIB_SRCS)
+
+# The provider's test client, static for the same initramfs; it links the DART model for
+# its bench's emulated column.
+PC_SRCS := $(wildcard tests/provider/*.c) lib/dp_dart.c lib/dp_tree.c
+.PHONY: provider-client
+provider-client: $(B)/prov-client
+$(B)/prov-client: $(PC_SRCS) tests/provider/pc.h $(LIB_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -std=gnu11 -Wall -Wextra -Werror -static -Ilib -Iinclude -o $@ $(PC_SRCS)
 
 unit: $(UNIT_TESTS)
 	@rc=0; for t in $(UNIT_TESTS); do echo "# $$t"; $$t || { echo "not ok - $$t exited $$?"; rc=1; }; done; exit $$rc

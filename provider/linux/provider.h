@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: (GPL-2.0 OR MIT) */
+/*
+ * dartpass-provider: the Linux provider daemon. The portable core (lib/dp_prov.c) speaks
+ * the protocol; this daemon adds the transport (serve.c: a SOCK_SEQPACKET socket, one
+ * poll loop, descriptors in SCM_RIGHTS), the start-up (main.c: options, limits) and the
+ * OS layer (vfio.c: VFIO, one type1 container per client, BARs through sysfs).
+ * Single-threaded: nothing here is locked.
+ */
+#ifndef PROVIDER_H
+#define PROVIDER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "dp_prov.h"
+
+#define LX_NAME		"dartpass-provider"
+/* The most descriptors one message carries: the kernel's SCM_MAX_FD. */
+#define LX_MAX_FDS	253
+/* IOVA ranges kept from VFIO_IOMMU_GET_INFO; dropping more only forgoes addresses. */
+#define LX_MAX_RANGES	32
+
+struct lx_conn;
+
+struct lx_group {
+	int id;				/* /dev/vfio/ID */
+	int fd;				/* open from start to exit: VFIO lets one process in */
+	struct lx_conn *conn;		/* whose container it is attached to; NULL: none */
+	unsigned int claims;		/* functions of it that conn has claimed */
+};
+
+struct lx_region {
+	uint64_t offset;		/* in the VFIO device fd */
+	uint64_t size;
+	uint32_t flags;			/* PROV_REGION_* */
+	uint64_t page_off;		/* memory BAR: its start within its first page */
+	int fd;				/* sysfs resourceN lent by REGION_MAP; -1: none */
+	void *map;			/* the provider's own mapping of it; NULL: none */
+	uint64_t map_len;
+};
+
+struct lx_fn {
+	char bdf[16];			/* 0000:00:04.0 */
+	uint32_t rid;
+	struct lx_group *group;
+	int config_fd;			/* sysfs config, read-only: reads while unclaimed */
+	uint64_t config_size;		/* 256, or 4096 with extended config space */
+	uint32_t reset_method;		/* PROV_RESET_*, from sysfs reset_method */
+	/* While claimed: */
+	struct lx_conn *conn;		/* NULL while free */
+	int device_fd;
+	bool can_reset;			/* VFIO_DEVICE_FLAGS_RESET */
+	struct lx_region regions[PROV_REGION_COUNT];
+	uint32_t irqs[PROV_IRQ_TYPES];
+};
+
+/* One client's VFIO state. */
+struct lx_conn {
+	int container;			/* -1 until the first CLAIM */
+	unsigned int groups;		/* attached to it */
+	/*
+	 * VFIO_SET_IOMMU done since the container last had no group. The kernel drops the
+	 * IOMMU with the last group, and the core has dropped the client's mappings by
+	 * then: it does when a client's last function is released.
+	 */
+	bool iommu_set;
+	void *mem;			/* DMA memory, MAP_SHARED; NULL until DMA_MEMORY */
+	uint64_t mem_size;
+};
+
+struct lx_range {
+	uint64_t start, last;		/* inclusive */
+};
+
+/* What the type1 IOMMU allows, measured at start over every listed group. */
+struct lx_iommu {
+	unsigned int nr_ranges;
+	struct lx_range ranges[LX_MAX_RANGES];	/* as VFIO lists them */
+	uint64_t min_page;		/* smallest IOMMU page (the CPU page without groups) */
+	uint32_t dma_avail;		/* mappings one container may hold; 0: no limit known */
+};
+
+struct lx_os {
+	unsigned int nr_fns, nr_groups;
+	struct lx_fn fns[PROV_MAX_FUNCTIONS];
+	struct lx_group groups[PROV_MAX_FUNCTIONS];
+};
+
+extern const struct dp_prov_os_ops lx_os_ops;
+
+/* The PROV_S_* status for an errno: the one place the two meet. */
+int lx_status(int err);
+
+/* Opens the functions (and their groups) named by BDF; prints why not and returns -1. */
+int lx_os_open(struct lx_os *os, char *const *bdfs, unsigned int n);
+void lx_os_close(struct lx_os *os);
+/* Measures the IOMMU with every group attached to one container; -1 on failure. */
+int lx_iommu_probe(struct lx_os *os, struct lx_iommu *io);
+/*
+ * The default aperture: the largest granule-aligned piece of the IOVA ranges within
+ * [256 MiB, 4 GiB) that no PCI host bridge window covers; false if none.
+ */
+bool lx_default_aperture(const struct lx_iommu *io, uint64_t granule, uint64_t *base,
+			 uint64_t *size);
+const char *lx_reset_name(uint32_t method);
+
+void lx_conn_init(struct lx_conn *c);
+
+/* Serves clients on listen_fd until SIGINT or SIGTERM; returns the exit status. */
+int lx_serve(struct dp_prov *p, int listen_fd);
+
+#endif /* PROVIDER_H */

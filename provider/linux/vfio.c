@@ -1,0 +1,1004 @@
+// SPDX-License-Identifier: (GPL-2.0 OR MIT)
+/*
+ * The provider's OS layer on Linux: VFIO.
+ *
+ * Every listed function is bound to vfio-pci, and its IOMMU group's file stays open
+ * from start to exit, so no other process can use it. A client's first CLAIM creates
+ * its type1 container; each claimed function's group joins it, so the functions of one
+ * client share its DMA address space, whose bus addresses the core chooses. The client
+ * never gets a VFIO descriptor: config space goes through the core's filter and here to
+ * the VFIO config region, and a BAR is lent as a fresh open of its sysfs resource file.
+ * The provider's own BAR accesses use a mapping of that same file, so vfio-pci never
+ * requests the BAR's address range (which would make it busy, and sysfs mappings of it
+ * fail under CONFIG_IO_STRICT_DEVMEM); I/O BARs and the ROM go through VFIO.
+ */
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <linux/vfio.h>
+#include "provider.h"
+
+#define LX_SYSFS_PCI	"/sys/bus/pci/devices/"
+/* The default aperture's bounds: clear of bus address 0, reachable with 32-bit DMA. */
+#define LX_AP_LOW	(256ull << 20)
+#define LX_AP_END	(4ull << 30)
+#define LX_MAX_WINDOWS	256
+/* Flags of a sysfs "resource" line (the kernel's IORESOURCE_*, stable there). */
+#define LX_IORESOURCE_IO	0x00000100ull
+#define LX_IORESOURCE_MEM	0x00000200ull
+#define LX_IORESOURCE_PREFETCH	0x00002000ull
+#define LX_IORESOURCE_MEM_64	0x00100000ull
+
+_Static_assert((int)VFIO_PCI_BAR0_REGION_INDEX == PROV_REGION_BAR0 &&
+	       (int)VFIO_PCI_ROM_REGION_INDEX == PROV_REGION_ROM &&
+	       (int)VFIO_PCI_CONFIG_REGION_INDEX == PROV_REGION_CONFIG,
+	       "VFIO's region indexes are the protocol's");
+_Static_assert((int)VFIO_PCI_INTX_IRQ_INDEX == PROV_IRQ_INTX &&
+	       (int)VFIO_PCI_MSI_IRQ_INDEX == PROV_IRQ_MSI &&
+	       (int)VFIO_PCI_MSIX_IRQ_INDEX == PROV_IRQ_MSIX,
+	       "VFIO's interrupt indexes are the protocol's");
+
+int lx_status(int err)
+{
+	switch (err) {
+	case 0:
+		return PROV_S_OK;
+	case EINVAL:
+	case ERANGE:
+	case EOVERFLOW:
+		return PROV_S_INVALID;
+	case EFAULT:
+		return PROV_S_BAD_ADDRESS;
+	case ENOTTY:
+	case EOPNOTSUPP:
+	case ENOSYS:
+		return PROV_S_UNSUPPORTED;
+	case ENOSPC:
+		return PROV_S_NO_SPACE;
+	case EBUSY:
+		return PROV_S_BUSY;
+	case EPERM:
+	case EACCES:
+		return PROV_S_DENIED;
+	case EBADF:
+		return PROV_S_BAD_FD;
+	default:
+		return PROV_S_IO;
+	}
+}
+
+static void lx_path(char *buf, size_t len, const struct lx_fn *f, const char *leaf)
+{
+	snprintf(buf, len, LX_SYSFS_PCI "%s/%s", f->bdf, leaf);
+}
+
+/* A small sysfs or proc file, NUL-terminated; -1 if it cannot be read. */
+static ssize_t lx_read_text(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n >= 0)
+		buf[n] = 0;
+	return n;
+}
+
+/* The last component of a symlink's target ("vfio-pci", "5"), or "" if none. */
+static void lx_link_name(const char *path, char *buf, size_t len)
+{
+	char target[512];
+	ssize_t n = readlink(path, target, sizeof(target) - 1);
+	const char *slash;
+
+	buf[0] = 0;
+	if (n < 0)
+		return;
+	target[n] = 0;
+	slash = strrchr(target, '/');
+	slash = slash ? slash + 1 : target;
+	if (strlen(slash) < len)
+		memcpy(buf, slash, strlen(slash) + 1);
+}
+
+/* Exactly size bytes at off, or a status. */
+static int lx_pio(int fd, bool write, void *buf, size_t size, uint64_t off)
+{
+	ssize_t n = write ? pwrite(fd, buf, size, (off_t)off) : pread(fd, buf, size, (off_t)off);
+
+	if (n < 0)
+		return lx_status(errno);
+	return (size_t)n == size ? PROV_S_OK : PROV_S_IO;
+}
+
+/* A little-endian access of size bytes through a file (VFIO region, sysfs config). */
+static int lx_file_access(int fd, uint64_t off, uint32_t size, uint64_t *val, bool write)
+{
+	uint64_t le = 0;
+	int st;
+
+	if (write)
+		le = htole64(*val);
+	st = lx_pio(fd, write, &le, size, off);
+	if (!write && !st) {
+		le = le64toh(le);
+		*val = size == 8 ? le : le & ((1ull << (8 * size)) - 1);
+	}
+	return st;
+}
+
+/* ------------------------------------------------------------------ start and exit */
+
+static uint32_t lx_reset_method(const struct lx_fn *f)
+{
+	char path[128], buf[128];
+
+	lx_path(path, sizeof(path), f, "reset_method");
+	if (lx_read_text(path, buf, sizeof(buf)) <= 0)
+		return PROV_RESET_FLR;
+	buf[strcspn(buf, " \n")] = 0;
+	if (!strcmp(buf, "pm"))
+		return PROV_RESET_PM;
+	if (!strcmp(buf, "bus") || !strcmp(buf, "cxl_bus"))
+		return PROV_RESET_BUS;
+	return PROV_RESET_FLR;		/* flr, af_flr, and the function-scoped acpi, device_specific */
+}
+
+const char *lx_reset_name(uint32_t method)
+{
+	return method == PROV_RESET_PM ? "pm" : method == PROV_RESET_BUS ? "bus" : "flr";
+}
+
+static struct lx_group *lx_group_open(struct lx_os *os, int id, const char *bdf)
+{
+	struct vfio_group_status status = { .argsz = sizeof(status) };
+	struct lx_group *g;
+	char path[64];
+	unsigned int i;
+
+	for (i = 0; i < os->nr_groups; i++)
+		if (os->groups[i].id == id)
+			return &os->groups[i];
+	g = &os->groups[os->nr_groups];
+	snprintf(path, sizeof(path), "/dev/vfio/%d", id);
+	g->fd = open(path, O_RDWR | O_CLOEXEC);
+	if (g->fd < 0) {
+		fprintf(stderr, LX_NAME ": %s: %s: %s%s\n", bdf, path, strerror(errno),
+			errno == EBUSY ? " (another process has the group)" : "");
+		return NULL;
+	}
+	g->id = id;
+	os->nr_groups++;
+	if (ioctl(g->fd, VFIO_GROUP_GET_STATUS, &status)) {
+		fprintf(stderr, LX_NAME ": %s: group %d status: %s\n", bdf, id, strerror(errno));
+		return NULL;
+	}
+	if (!(status.flags & VFIO_GROUP_FLAGS_VIABLE)) {
+		fprintf(stderr, LX_NAME ": %s: IOMMU group %d is not viable: every device in"
+			" /sys/kernel/iommu_groups/%d/devices must be bound to vfio-pci or to"
+			" no driver\n", bdf, id, id);
+		return NULL;
+	}
+	return g;
+}
+
+static int lx_fn_open(struct lx_os *os, struct lx_fn *f, const char *arg)
+{
+	unsigned int seg = 0, bus, dev, func, i;
+	char path[128], name[64], tail;
+	struct stat st;
+	int group;
+
+	if (sscanf(arg, "%x:%x:%x.%x%c", &seg, &bus, &dev, &func, &tail) != 4 &&
+	    (seg = 0, sscanf(arg, "%x:%x.%x%c", &bus, &dev, &func, &tail) != 3)) {
+		fprintf(stderr, LX_NAME ": --function %s: not a PCI address (0000:00:04.0)\n", arg);
+		return -1;
+	}
+	if (seg > 0xffff || bus > 0xff || dev > 0x1f || func > 7) {
+		fprintf(stderr, LX_NAME ": --function %s: out of range\n", arg);
+		return -1;
+	}
+	snprintf(f->bdf, sizeof(f->bdf), "%04x:%02x:%02x.%x", seg, bus, dev, func);
+	f->rid = PVDMA_RID(seg, bus, (dev << 3) | func);
+	for (i = 0; &os->fns[i] != f; i++) {
+		if (os->fns[i].rid == f->rid) {
+			fprintf(stderr, LX_NAME ": --function %s: listed twice\n", f->bdf);
+			return -1;
+		}
+	}
+	lx_path(path, sizeof(path), f, "driver");
+	lx_link_name(path, name, sizeof(name));
+	if (strcmp(name, "vfio-pci")) {
+		fprintf(stderr, LX_NAME ": %s: %s%s, not to vfio-pci\n", f->bdf,
+			*name ? "bound to " : "bound to no driver", name);
+		return -1;
+	}
+	lx_path(path, sizeof(path), f, "iommu_group");
+	lx_link_name(path, name, sizeof(name));
+	if (sscanf(name, "%d%c", &group, &tail) != 1) {
+		fprintf(stderr, LX_NAME ": %s: in no IOMMU group\n", f->bdf);
+		return -1;
+	}
+	f->group = lx_group_open(os, group, f->bdf);
+	if (!f->group)
+		return -1;
+	lx_path(path, sizeof(path), f, "config");
+	f->config_fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (f->config_fd < 0 || fstat(f->config_fd, &st)) {
+		fprintf(stderr, LX_NAME ": %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	f->config_size = (uint64_t)st.st_size;
+	f->reset_method = lx_reset_method(f);
+	return 0;
+}
+
+int lx_os_open(struct lx_os *os, char *const *bdfs, unsigned int n)
+{
+	unsigned int i, r;
+
+	memset(os, 0, sizeof(*os));
+	for (i = 0; i < PROV_MAX_FUNCTIONS; i++) {
+		os->fns[i].config_fd = -1;
+		os->fns[i].device_fd = -1;
+		for (r = 0; r < PROV_REGION_COUNT; r++)
+			os->fns[i].regions[r].fd = -1;
+	}
+	if (n > PROV_MAX_FUNCTIONS) {
+		fprintf(stderr, LX_NAME ": at most %d functions\n", PROV_MAX_FUNCTIONS);
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		os->nr_fns = i + 1;
+		if (lx_fn_open(os, &os->fns[i], bdfs[i]))
+			return -1;
+	}
+	return 0;
+}
+
+void lx_os_close(struct lx_os *os)
+{
+	unsigned int i;
+
+	for (i = 0; i < os->nr_fns; i++)
+		if (os->fns[i].config_fd >= 0)
+			close(os->fns[i].config_fd);
+	for (i = 0; i < os->nr_groups; i++)
+		close(os->groups[i].fd);
+	os->nr_fns = os->nr_groups = 0;
+}
+
+/* Reads VFIO_IOMMU_GET_INFO: page sizes, IOVA ranges, the mapping limit. */
+static int lx_iommu_info(int container, struct lx_iommu *io)
+{
+	struct vfio_iommu_type1_info *info = NULL;
+	size_t sz = sizeof(*info);
+	uint32_t off, steps;
+	int rc = -1;
+
+	for (;;) {
+		void *n = realloc(info, sz);
+
+		if (!n)
+			goto free_info;
+		info = n;
+		memset(info, 0, sz);
+		info->argsz = sz;
+		if (ioctl(container, VFIO_IOMMU_GET_INFO, info)) {
+			fprintf(stderr, LX_NAME ": VFIO_IOMMU_GET_INFO: %s\n", strerror(errno));
+			goto free_info;
+		}
+		if (info->argsz <= sz)
+			break;
+		sz = info->argsz;
+	}
+	if (!(info->flags & VFIO_IOMMU_INFO_PGSIZES) || !info->iova_pgsizes) {
+		fprintf(stderr, LX_NAME ": the IOMMU reports no page sizes\n");
+		goto free_info;
+	}
+	io->min_page = info->iova_pgsizes & -info->iova_pgsizes;
+	/* Without the IOVA capability (before Linux 5.4) every address is taken as valid. */
+	io->nr_ranges = 1;
+	io->ranges[0] = (struct lx_range){ 0, UINT64_MAX };
+	off = info->flags & VFIO_IOMMU_INFO_CAPS ? info->cap_offset : 0;
+	for (steps = 0; off && steps < 64; steps++) {
+		struct vfio_info_cap_header hdr;
+
+		if (off < sizeof(*info) || off > sz - sizeof(hdr))
+			break;
+		memcpy(&hdr, (char *)info + off, sizeof(hdr));
+		if (hdr.id == VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE) {
+			struct vfio_iommu_type1_info_cap_iova_range cap;
+			uint32_t i;
+
+			if (sizeof(cap) > sz - off)
+				break;
+			memcpy(&cap, (char *)info + off, sizeof(cap));
+			if (cap.nr_iovas > (sz - off - sizeof(cap)) / sizeof(struct vfio_iova_range))
+				break;
+			/* Dropping ranges past the array only forgoes addresses. */
+			io->nr_ranges = cap.nr_iovas < LX_MAX_RANGES ? cap.nr_iovas : LX_MAX_RANGES;
+			for (i = 0; i < io->nr_ranges; i++) {
+				struct vfio_iova_range r;
+
+				memcpy(&r, (char *)info + off + sizeof(cap) + i * sizeof(r), sizeof(r));
+				io->ranges[i] = (struct lx_range){ r.start, r.end };
+			}
+		} else if (hdr.id == VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL) {
+			struct vfio_iommu_type1_info_dma_avail cap;
+
+			if (sizeof(cap) > sz - off)
+				break;
+			memcpy(&cap, (char *)info + off, sizeof(cap));
+			io->dma_avail = cap.avail;
+		}
+		off = hdr.next;
+	}
+	rc = 0;
+free_info:
+	free(info);
+	return rc;
+}
+
+int lx_iommu_probe(struct lx_os *os, struct lx_iommu *io)
+{
+	unsigned int attached = 0;
+	int container, rc = -1;
+
+	memset(io, 0, sizeof(*io));
+	if (!os->nr_groups) {
+		io->nr_ranges = 1;
+		io->ranges[0] = (struct lx_range){ 0, UINT64_MAX };
+		io->min_page = (uint64_t)sysconf(_SC_PAGESIZE);
+		return 0;
+	}
+	container = open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC);
+	if (container < 0) {
+		fprintf(stderr, LX_NAME ": /dev/vfio/vfio: %s\n", strerror(errno));
+		return -1;
+	}
+	if (ioctl(container, VFIO_GET_API_VERSION) != VFIO_API_VERSION ||
+	    ioctl(container, VFIO_CHECK_EXTENSION, VFIO_TYPE1v2_IOMMU) <= 0) {
+		fprintf(stderr, LX_NAME ": VFIO offers no type1v2 IOMMU (vfio_iommu_type1 loaded?)\n");
+		goto close_container;
+	}
+	for (; attached < os->nr_groups; attached++) {
+		if (ioctl(os->groups[attached].fd, VFIO_GROUP_SET_CONTAINER, &container)) {
+			fprintf(stderr, LX_NAME ": group %d: VFIO_GROUP_SET_CONTAINER: %s\n",
+				os->groups[attached].id, strerror(errno));
+			goto detach_groups;
+		}
+	}
+	if (ioctl(container, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU)) {
+		fprintf(stderr, LX_NAME ": VFIO_SET_IOMMU type1v2: %s%s\n", strerror(errno),
+			errno == EPERM ? " (no interrupt remapping: VFIO refuses it unless"
+			" vfio_iommu_type1.allow_unsafe_interrupts=1)" : "");
+		goto detach_groups;
+	}
+	rc = lx_iommu_info(container, io);
+detach_groups:
+	while (attached--)
+		ioctl(os->groups[attached].fd, VFIO_GROUP_UNSET_CONTAINER);
+close_container:
+	close(container);
+	return rc;
+}
+
+static int lx_cmp_range(const void *a, const void *b)
+{
+	const struct lx_range *x = a, *y = b;
+
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/*
+ * The PCI bus windows /proc/iomem lists (bridges' and host bridges'), sorted: a DMA
+ * address inside one may be routed to a peer device before it reaches the IOMMU.
+ * -1 if there are more than max.
+ */
+static int lx_pci_windows(struct lx_range *w, unsigned int max)
+{
+	FILE *f = fopen("/proc/iomem", "re");
+	char line[256];
+	unsigned int n = 0;
+	int rc = 0;
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long s, e;
+		int pos = -1;
+		const char *name;
+
+		if (sscanf(line, " %llx-%llx : %n", &s, &e, &pos) != 2 || pos < 0 || s > e || !e)
+			continue;	/* !e: addresses hidden from non-root readers */
+		name = line + pos;
+		if (strncmp(name, "PCI Bus ", 8) && strncasecmp(name, "pcie@", 5) &&
+		    strncasecmp(name, "pci@", 4))
+			continue;
+		if (n == max) {
+			rc = -1;
+			break;
+		}
+		w[n++] = (struct lx_range){ s, e };
+	}
+	fclose(f);
+	qsort(w, n, sizeof(*w), lx_cmp_range);
+	return rc ? rc : (int)n;
+}
+
+/* Keeps [s, last], aligned in to the granule, as the aperture if it is the largest yet. */
+static void lx_consider(uint64_t s, uint64_t last, uint64_t granule, uint64_t *base,
+			uint64_t *size)
+{
+	uint64_t a = DP_ALIGN_UP(s, granule), b = DP_ALIGN_DOWN(last + 1, granule);
+
+	if (b > a && b - a > *size) {
+		*base = a;
+		*size = b - a;
+	}
+}
+
+bool lx_default_aperture(const struct lx_iommu *io, uint64_t granule, uint64_t *base,
+			 uint64_t *size)
+{
+	struct lx_range win[LX_MAX_WINDOWS];
+	int nw = lx_pci_windows(win, LX_MAX_WINDOWS);
+	unsigned int i;
+	int j;
+
+	*base = *size = 0;
+	if (nw < 0) {
+		fprintf(stderr, LX_NAME ": more than %d PCI windows in /proc/iomem\n",
+			LX_MAX_WINDOWS);
+		return false;
+	}
+	for (i = 0; i < io->nr_ranges; i++) {
+		uint64_t s = io->ranges[i].start > LX_AP_LOW ? io->ranges[i].start : LX_AP_LOW;
+		uint64_t e = io->ranges[i].last < LX_AP_END - 1 ? io->ranges[i].last : LX_AP_END - 1;
+
+		if (s > e)
+			continue;
+		for (j = 0; j < nw && s <= e; j++) {
+			if (win[j].last < s)
+				continue;
+			if (win[j].start > e)
+				break;
+			if (win[j].start > s)
+				lx_consider(s, win[j].start - 1, granule, base, size);
+			s = win[j].last < e ? win[j].last + 1 : e + 1;	/* e < 4 GiB: no wrap */
+		}
+		if (s <= e)
+			lx_consider(s, e, granule, base, size);
+	}
+	return *size != 0;
+}
+
+/* ------------------------------------------------------------------ claims */
+
+void lx_conn_init(struct lx_conn *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->container = -1;
+}
+
+static int lx_map(struct lx_conn *c, uint64_t iova, uint64_t off, uint64_t size,
+		  unsigned int perm)
+{
+	struct vfio_iommu_type1_dma_map m = {
+		.argsz = sizeof(m),
+		.flags = (perm & PVDMA_MAP_READ ? VFIO_DMA_MAP_FLAG_READ : 0) |
+			 (perm & PVDMA_MAP_WRITE ? VFIO_DMA_MAP_FLAG_WRITE : 0),
+		.iova = iova,
+		.size = size,
+	};
+
+	/*
+	 * The core keeps ranges inside the DMA memory; checked again here because a
+	 * vaddr past it would let the device reach the provider's own memory.
+	 */
+	if (!c->mem || off > c->mem_size || size > c->mem_size - off)
+		return PROV_S_BAD_ADDRESS;
+	m.vaddr = (uintptr_t)c->mem + off;
+	if (ioctl(c->container, VFIO_IOMMU_MAP_DMA, &m))
+		return lx_status(errno);
+	return PROV_S_OK;
+}
+
+/* Drops one claim on g; its last takes g out of c's container. */
+static void lx_group_put(struct lx_conn *c, struct lx_group *g)
+{
+	if (--g->claims)
+		return;
+	if (ioctl(g->fd, VFIO_GROUP_UNSET_CONTAINER))
+		fprintf(stderr, LX_NAME ": group %d: VFIO_GROUP_UNSET_CONTAINER: %s\n", g->id,
+			strerror(errno));
+	g->conn = NULL;
+	if (!--c->groups)
+		c->iommu_set = false;
+}
+
+/* Reads the BARs' start (for its offset within a page) and kind from sysfs. */
+static int lx_bar_kinds(struct lx_fn *f)
+{
+	char path[128], buf[4096], *line = buf;
+	long page = sysconf(_SC_PAGESIZE);
+	unsigned int i;
+
+	lx_path(path, sizeof(path), f, "resource");
+	if (lx_read_text(path, buf, sizeof(buf)) <= 0)
+		return PROV_S_IO;
+	for (i = 0; i < PROV_REGION_ROM && line; i++) {
+		struct lx_region *r = &f->regions[i];
+		unsigned long long start, end, flags;
+
+		if (sscanf(line, "%llx %llx %llx", &start, &end, &flags) != 3)
+			return PROV_S_IO;
+		line = strchr(line, '\n');
+		line = line ? line + 1 : NULL;
+		if (!r->size)
+			continue;
+		if (flags & LX_IORESOURCE_IO) {
+			r->flags |= PROV_REGION_IO;
+			r->flags &= ~PROV_REGION_MMAP;
+		} else if (!(flags & LX_IORESOURCE_MEM)) {
+			return PROV_S_IO;
+		}
+		r->flags |= (flags & LX_IORESOURCE_MEM_64 ? PROV_REGION_MEM64 : 0) |
+			    (flags & LX_IORESOURCE_PREFETCH ? PROV_REGION_PREFETCH : 0);
+		r->page_off = start & (uint64_t)(page - 1);
+	}
+	return i == PROV_REGION_ROM ? PROV_S_OK : PROV_S_IO;
+}
+
+/* Fills f's regions and interrupts from VFIO, and the claim reply's from them. */
+static int lx_describe(struct lx_fn *f, struct prov_claim_rep *rep)
+{
+	struct vfio_device_info info = { .argsz = sizeof(info) };
+	unsigned int i;
+	int st;
+
+	if (ioctl(f->device_fd, VFIO_DEVICE_GET_INFO, &info))
+		return lx_status(errno);
+	if (!(info.flags & VFIO_DEVICE_FLAGS_PCI) || info.num_regions < PROV_REGION_COUNT ||
+	    info.num_irqs < PROV_IRQ_TYPES)
+		return PROV_S_IO;
+	f->can_reset = info.flags & VFIO_DEVICE_FLAGS_RESET;
+	for (i = 0; i < PROV_REGION_COUNT; i++) {
+		struct vfio_region_info ri = { .argsz = sizeof(ri), .index = i };
+		struct lx_region *r = &f->regions[i];
+
+		if (ioctl(f->device_fd, VFIO_DEVICE_GET_REGION_INFO, &ri))
+			return lx_status(errno);
+		r->offset = ri.offset;
+		r->size = ri.size;
+		r->flags = (ri.flags & VFIO_REGION_INFO_FLAG_READ ? PROV_REGION_READ : 0) |
+			   (ri.flags & VFIO_REGION_INFO_FLAG_WRITE ? PROV_REGION_WRITE : 0);
+		/* VFIO's MMAP: the BAR owns its pages (page aligned, or the rest reserved). */
+		if (i < PROV_REGION_ROM && (ri.flags & VFIO_REGION_INFO_FLAG_MMAP))
+			r->flags |= PROV_REGION_MMAP;
+	}
+	st = lx_bar_kinds(f);
+	if (st)
+		return st;
+	for (i = 0; i < PROV_IRQ_TYPES; i++) {
+		struct vfio_irq_info ii = { .argsz = sizeof(ii), .index = i };
+
+		if (ioctl(f->device_fd, VFIO_DEVICE_GET_IRQ_INFO, &ii))
+			return lx_status(errno);
+		f->irqs[i] = ii.count;
+		rep->irqs[i].count = ii.count;
+	}
+	for (i = 0; i < PROV_REGION_COUNT; i++) {
+		rep->regions[i].size = f->regions[i].size;
+		rep->regions[i].flags = f->regions[i].size ? f->regions[i].flags : 0;
+	}
+	return PROV_S_OK;
+}
+
+static int lx_claim(void *osp, struct dp_prov_conn *conn, unsigned int fn,
+		    struct prov_claim_rep *rep)
+{
+	struct lx_os *os = osp;
+	struct lx_fn *f = &os->fns[fn];
+	struct lx_group *g = f->group;
+	struct lx_conn *c = conn->os;
+	int st;
+
+	if (g->conn && g->conn != c)
+		return PROV_S_BUSY;	/* a function of the same group is another client's */
+	if (c->container < 0) {
+		c->container = open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC);
+		if (c->container < 0)
+			return lx_status(errno);
+	}
+	if (!g->conn) {
+		if (ioctl(g->fd, VFIO_GROUP_SET_CONTAINER, &c->container))
+			return lx_status(errno);
+		g->conn = c;
+		c->groups++;
+	}
+	g->claims++;
+	if (!c->iommu_set) {
+		if (ioctl(c->container, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU)) {
+			st = lx_status(errno);
+			goto put_group;
+		}
+		c->iommu_set = true;
+	}
+	f->device_fd = ioctl(g->fd, VFIO_GROUP_GET_DEVICE_FD, f->bdf);
+	if (f->device_fd < 0) {
+		st = lx_status(errno);
+		goto put_group;
+	}
+	st = lx_describe(f, rep);
+	if (st)
+		goto close_device;
+	f->conn = c;
+	return PROV_S_OK;
+
+close_device:
+	close(f->device_fd);
+	f->device_fd = -1;
+put_group:
+	lx_group_put(c, g);
+	return st;
+}
+
+static void lx_release(void *osp, struct dp_prov_conn *conn, unsigned int fn)
+{
+	struct lx_os *os = osp;
+	struct lx_fn *f = &os->fns[fn];
+	unsigned int i;
+
+	for (i = 0; i < PROV_IRQ_TYPES; i++) {
+		struct vfio_irq_set s = {
+			.argsz = sizeof(s),
+			.flags = VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER,
+			.index = i,
+		};
+
+		if (f->irqs[i] && ioctl(f->device_fd, VFIO_DEVICE_SET_IRQS, &s))
+			fprintf(stderr, LX_NAME ": %s: interrupts %u off: %s\n", f->bdf, i,
+				strerror(errno));
+	}
+	if (f->can_reset && ioctl(f->device_fd, VFIO_DEVICE_RESET))
+		fprintf(stderr, LX_NAME ": %s: reset at release: %s\n", f->bdf, strerror(errno));
+	for (i = 0; i < PROV_REGION_COUNT; i++) {
+		struct lx_region *r = &f->regions[i];
+
+		if (r->map)
+			munmap(r->map, r->map_len);
+		if (r->fd >= 0)
+			close(r->fd);
+		memset(r, 0, sizeof(*r));
+		r->fd = -1;
+	}
+	memset(f->irqs, 0, sizeof(f->irqs));
+	close(f->device_fd);
+	f->device_fd = -1;
+	f->conn = NULL;
+	lx_group_put(conn->os, f->group);
+}
+
+/* ------------------------------------------------------------------ config and regions */
+
+static int lx_config_access(struct lx_fn *f, uint32_t off, uint32_t size, uint64_t *val,
+			    bool write)
+{
+	const struct lx_region *cfg = &f->regions[PROV_REGION_CONFIG];
+
+	uint64_t end = f->device_fd < 0 ? f->config_size : cfg->size;
+
+	if (f->device_fd < 0 && write)
+		return PROV_S_NOT_CLAIMED;
+	/* Past the end (256 bytes without extended config space) reads as 0. */
+	if ((uint64_t)off + size > end) {
+		if (write)
+			return PROV_S_INVALID;
+		*val = 0;
+		return PROV_S_OK;
+	}
+	if (f->device_fd < 0)
+		return lx_file_access(f->config_fd, off, size, val, false);
+	return lx_file_access(f->device_fd, cfg->offset + off, size, val, write);
+}
+
+static int lx_config_read(void *osp, unsigned int fn, uint32_t off, uint32_t size,
+			  uint32_t *val)
+{
+	struct lx_os *os = osp;
+	uint64_t v = 0;
+	int st = lx_config_access(&os->fns[fn], off, size, &v, false);
+
+	*val = (uint32_t)v;
+	return st;
+}
+
+static int lx_config_write(void *osp, unsigned int fn, uint32_t off, uint32_t size,
+			   uint32_t val)
+{
+	struct lx_os *os = osp;
+	uint64_t v = val;
+
+	return lx_config_access(&os->fns[fn], off, size, &v, true);
+}
+
+static int lx_region_map(void *osp, unsigned int fn, uint32_t region,
+			 struct prov_region_map_rep *rep, int *fd)
+{
+	struct lx_os *os = osp;
+	struct lx_fn *f = &os->fns[fn];
+	struct lx_region *r;
+	char path[128], leaf[16];
+
+	if (region >= PROV_REGION_ROM || !(f->regions[region].flags & PROV_REGION_MMAP))
+		return PROV_S_UNSUPPORTED;
+	r = &f->regions[region];
+	/* One open per claim, lent to every REGION_MAP of it until release. */
+	if (r->fd < 0) {
+		snprintf(leaf, sizeof(leaf), "resource%u", region);
+		lx_path(path, sizeof(path), f, leaf);
+		r->fd = open(path, O_RDWR | O_CLOEXEC);
+		if (r->fd < 0)
+			return lx_status(errno);
+	}
+	rep->size = r->size;
+	rep->offset = 0;
+	rep->flags = PROV_REGION_READ | PROV_REGION_WRITE;
+	*fd = r->fd;
+	return PROV_S_OK;
+}
+
+/* The provider's own mapping of a memory BAR, made at its first access. */
+static void *lx_bar(struct lx_fn *f, uint32_t region)
+{
+	struct lx_region *r = &f->regions[region];
+	long page = sysconf(_SC_PAGESIZE);
+	char path[128], leaf[16];
+	void *map;
+	int fd;
+
+	if (r->map)
+		return (char *)r->map + r->page_off;
+	snprintf(leaf, sizeof(leaf), "resource%u", region);
+	lx_path(path, sizeof(path), f, leaf);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	r->map_len = DP_ALIGN_UP(r->page_off + r->size, (uint64_t)page);
+	map = mmap(NULL, r->map_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	if (map == MAP_FAILED) {
+		fprintf(stderr, LX_NAME ": %s: mmap %s: %s\n", f->bdf, leaf, strerror(errno));
+		return NULL;
+	}
+	r->map = map;
+	return (char *)map + r->page_off;
+}
+
+/* One access of exactly size bytes (the core checked alignment and bounds). */
+static void lx_mmio(volatile void *p, uint32_t size, uint64_t *val, bool write)
+{
+	switch (size) {
+	case 1:
+		if (write)
+			*(volatile uint8_t *)p = (uint8_t)*val;
+		else
+			*val = *(volatile uint8_t *)p;
+		break;
+	case 2:
+		if (write)
+			*(volatile uint16_t *)p = htole16((uint16_t)*val);
+		else
+			*val = le16toh(*(volatile uint16_t *)p);
+		break;
+	case 4:
+		if (write)
+			*(volatile uint32_t *)p = htole32((uint32_t)*val);
+		else
+			*val = le32toh(*(volatile uint32_t *)p);
+		break;
+	default:
+		if (write)
+			*(volatile uint64_t *)p = htole64(*val);
+		else
+			*val = le64toh(*(volatile uint64_t *)p);
+		break;
+	}
+}
+
+static int lx_region_access(struct lx_fn *f, uint32_t region, uint64_t off, uint32_t size,
+			    uint64_t *val, bool write)
+{
+	struct lx_region *r;
+	char *bar;
+
+	if (region >= PROV_REGION_COUNT || !f->regions[region].size)
+		return PROV_S_INVALID;
+	r = &f->regions[region];
+	if (off > r->size || size > r->size - off)
+		return PROV_S_INVALID;
+	if (region == PROV_REGION_CONFIG)
+		return lx_config_access(f, (uint32_t)off, size, val, write);
+	if (region == PROV_REGION_ROM || (r->flags & PROV_REGION_IO))
+		return lx_file_access(f->device_fd, r->offset + off, size, val, write);
+	bar = lx_bar(f, region);
+	if (!bar)
+		return PROV_S_IO;
+	lx_mmio(bar + off, size, val, write);
+	return PROV_S_OK;
+}
+
+static int lx_region_read(void *osp, unsigned int fn, uint32_t region, uint64_t off,
+			  uint32_t size, uint64_t *val)
+{
+	struct lx_os *os = osp;
+
+	return lx_region_access(&os->fns[fn], region, off, size, val, false);
+}
+
+static int lx_region_write(void *osp, unsigned int fn, uint32_t region, uint64_t off,
+			   uint32_t size, uint64_t val)
+{
+	struct lx_os *os = osp;
+
+	return lx_region_access(&os->fns[fn], region, off, size, &val, true);
+}
+
+/* ------------------------------------------------------------------ interrupts, reset */
+
+/* VFIO takes any descriptor and fails late; /proc names an eventfd's file exactly. */
+static bool lx_is_eventfd(int fd)
+{
+	char path[48], target[64];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	n = readlink(path, target, sizeof(target) - 1);
+	if (n < 0)
+		return false;
+	target[n] = 0;
+	return !strcmp(target, "anon_inode:[eventfd]");
+}
+
+static int lx_irq_set(void *osp, unsigned int fn, const struct prov_irq_req *req,
+		      const int *fds, unsigned int nfds)
+{
+	struct lx_os *os = osp;
+	struct lx_fn *f = &os->fns[fn];
+	union {
+		struct vfio_irq_set s;
+		char room[sizeof(struct vfio_irq_set) + LX_MAX_FDS * sizeof(int)];
+	} u;
+	unsigned int i;
+
+	memset(&u.s, 0, sizeof(u.s));
+	u.s.index = req->type;
+	switch (req->action) {
+	case PROV_IRQ_EVENTFD:
+		if (nfds > LX_MAX_FDS)
+			return PROV_S_BAD_FD;
+		for (i = 0; i < nfds; i++)
+			if (!lx_is_eventfd(fds[i]))
+				return PROV_S_BAD_FD;
+		u.s.flags = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER;
+		u.s.start = req->start;
+		u.s.count = nfds;
+		memcpy(u.s.data, fds, nfds * sizeof(int));
+		break;
+	case PROV_IRQ_DISABLE:
+		u.s.flags = VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER;
+		break;
+	case PROV_IRQ_MASK:
+	case PROV_IRQ_UNMASK:
+		u.s.flags = VFIO_IRQ_SET_DATA_NONE | (req->action == PROV_IRQ_MASK ?
+			    VFIO_IRQ_SET_ACTION_MASK : VFIO_IRQ_SET_ACTION_UNMASK);
+		u.s.start = req->start;
+		u.s.count = req->count;
+		break;
+	default:
+		return PROV_S_UNSUPPORTED;	/* ENABLE: delivery by pending bits is macOS's */
+	}
+	u.s.argsz = sizeof(u.s) + u.s.count * (u.s.flags & VFIO_IRQ_SET_DATA_EVENTFD ? sizeof(int) : 0);
+	if (ioctl(f->device_fd, VFIO_DEVICE_SET_IRQS, &u.s))
+		return lx_status(errno);
+	return PROV_S_OK;
+}
+
+static int lx_reset(void *osp, unsigned int fn, uint32_t *method)
+{
+	struct lx_os *os = osp;
+	struct lx_fn *f = &os->fns[fn];
+
+	if (!f->can_reset)
+		return PROV_S_UNSUPPORTED;
+	if (ioctl(f->device_fd, VFIO_DEVICE_RESET))
+		return lx_status(errno);
+	*method = f->reset_method;
+	return PROV_S_OK;
+}
+
+/* ------------------------------------------------------------------ DMA */
+
+static int lx_dma_memory(void *osp, struct dp_prov_conn *conn, uint64_t size, uint64_t base,
+			 int fd)
+{
+	struct lx_conn *c = conn->os;
+	struct stat st;
+	void *mem;
+
+	(void)osp;
+	(void)base;
+	/* A file (memfd, shm, hugetlbfs) that holds size bytes: no SIGBUS past its end. */
+	if (fd < 0 || fstat(fd, &st) || !S_ISREG(st.st_mode) || (uint64_t)st.st_size < size ||
+	    size > SIZE_MAX)
+		return PROV_S_BAD_FD;
+	mem = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (mem == MAP_FAILED)
+		return PROV_S_BAD_FD;
+	c->mem = mem;
+	c->mem_size = size;
+	return PROV_S_OK;
+}
+
+static int lx_dma_map(void *osp, struct dp_prov_conn *conn, uint64_t iova, uint64_t off,
+		      uint64_t size, unsigned int perm)
+{
+	(void)osp;
+	return lx_map(conn->os, iova, off, size, perm);
+}
+
+static void lx_dma_unmap(void *osp, struct dp_prov_conn *conn, uint64_t iova, uint64_t size)
+{
+	struct lx_conn *c = conn->os;
+	struct vfio_iommu_type1_dma_unmap u = { .argsz = sizeof(u), .iova = iova, .size = size };
+
+	(void)osp;
+	/* Without a group the container has no IOMMU, and the mapping went with it. */
+	if (!c->iommu_set)
+		return;
+	if (ioctl(c->container, VFIO_IOMMU_UNMAP_DMA, &u) || u.size != size)
+		fprintf(stderr, LX_NAME ": unmap 0x%llx+0x%llx: %s\n", (unsigned long long)iova,
+			(unsigned long long)size, u.size != size ? "size differs" : strerror(errno));
+}
+
+static void lx_conn_gone(void *osp, struct dp_prov_conn *conn)
+{
+	struct lx_conn *c = conn->os;
+
+	(void)osp;
+	if (c->container >= 0)
+		close(c->container);
+	if (c->mem)
+		munmap(c->mem, c->mem_size);
+	lx_conn_init(c);
+}
+
+const struct dp_prov_os_ops lx_os_ops = {
+	.config_read = lx_config_read,
+	.config_write = lx_config_write,
+	.claim = lx_claim,
+	.release = lx_release,
+	.region_map = lx_region_map,
+	.region_read = lx_region_read,
+	.region_write = lx_region_write,
+	.irq_set = lx_irq_set,
+	.irq_pending = NULL,
+	.reset = lx_reset,
+	.dma_memory = lx_dma_memory,
+	.dma_map = lx_dma_map,
+	.dma_unmap = lx_dma_unmap,
+	.conn_gone = lx_conn_gone,
+};

@@ -1,0 +1,107 @@
+# The Linux provider in the nested rig's L1 (tests/guest/vfio-rig.sh): the three
+# functions bound to vfio-pci, build/dartpass-provider lends them over its socket, and
+# build/prov-client (tests/provider/) drives them as a VMM would: an NVMe round trip
+# at bus addresses the provider chose, DMA the provider never allowed (caught by L1's
+# IOMMU: its fault log, not the device's completion, is the evidence), a client killed
+# with -9 while it holds the NVMe, INTx of the e1000, every malformed or hostile request
+# with its exact status, and the per-client caps with the daemon restarted with small
+# ones. One boot for all of it: each costs 10 to 20 s under TCG.
+#@ only: trixie-amd64
+#@ iommu: on
+#@ bin: build/dartpass-provider build/prov-client
+#@ kmods: vfio vfio_iommu_type1 vfio_pci vfio_pci_core?
+#@ qemu: -drive file={DISK},if=none,id=d0,format=raw,cache=unsafe
+#@ qemu: -device nvme,serial=dp0,drive=d0,addr=4.0
+#@ qemu: -netdev user,id=n0 -device e1000e,netdev=n0,addr=5.0,romfile=
+#@ qemu: -netdev user,id=n1 -device e1000,netdev=n1,addr=6.0,romfile=
+#@ timeout: 300
+sock=/tmp/provider.sock
+plog=/tmp/provider.log
+
+# provider_start ARGS...: starts the daemon on $sock with its log in $plog (pid: $prov).
+provider_start() {
+	/dp/bin/dartpass-provider --socket "$sock" --function "$nvme" --function "$nic" \
+		--function "$intx" "$@" >"$plog" 2>&1 &
+	prov=$!
+	dp_wait 20 test -S "$sock"
+	dp_check "provider${*:+ $*} listens on $sock" test -S "$sock"
+	sed 's/^/    /' "$plog"
+}
+# provider_stop WHEN: SIGTERM; it must end cleanly.
+provider_stop() {
+	kill -TERM "$prov"
+	wait "$prov"
+	_st=$?
+	dp_check "provider exits 0 on SIGTERM $1 (status $_st)" test "$_st" = 0
+}
+# client [-as LABEL] CMD ARGS...: one prov-client run; its DP-TEST lines count (named
+# LABEL instead of CMD: for a second run of CMD), and a failure shows the provider's log.
+client() {
+	_as=
+	[ "$1" != -as ] || { _as=$2; shift 2; }
+	/dp/bin/prov-client "$@" >/tmp/client.out 2>&1
+	_rc=$?
+	[ -z "$_as" ] || sed -i "s/^\(DP-TEST [a-z ]*\) $1: /\1 $_as: /" /tmp/client.out
+	cat /tmp/client.out
+	if [ "$_rc" = 0 ]; then
+		echo "DP-TEST ok prov-client ${_as:-$1} exits 0"
+	else
+		echo "DP-TEST not ok prov-client ${_as:-$1} exits 0 (status $_rc)"
+		echo "    --- provider log ---"
+		sed 's/^/    /' "$plog"
+	fi
+}
+# dmar_faults: the addresses of every IOMMU fault L1 logged, one a line.
+dmar_faults() {
+	dmesg | sed -n 's/.*DMAR: \[DMA .* fault addr \(0x[0-9a-f]*\).*/\1/p'
+}
+
+nvme=$(dp_pci_find 1b36:0010)
+nic=$(dp_pci_find 8086:10d3)
+intx=$(dp_pci_find 8086:100e)
+for bdf in "$nvme" "$nic" "$intx"; do
+	dp_check "$bdf binds to vfio-pci" dp_vfio_bind "$bdf"
+done
+provider_start
+
+client nvme "$sock" dp0
+dp_check "no IOMMU faults from the NVMe round trip" test -z "$(dmar_faults)"
+
+# One stray write at a time: the emulated IOMMU drops a fault that arrives while the
+# last is pending.
+for mode in unmapped read-only; do
+	client -as "dma-fault $mode" dma-fault "$sock" $mode
+	a=$(sed -n 's/^DP-INFO dma-fault: fault-iova \(0x[0-9a-f]*\).*/\1/p' /tmp/client.out)
+	logged="dmesg | grep 'DMAR: \\[DMA Write.*\\[${nvme#0000:}\\] fault addr ${a:-none} '"
+	dp_wait 10 sh -c "$logged"
+	dp_check "$mode: L1's IOMMU blocked and logged the NVMe's write at ${a:-?}" sh -c "$logged"
+	faults="$faults $a"
+done
+
+# kill -9 while it holds the NVMe enabled on its mappings, MSI-X routed, BAR0 mapped.
+/dp/bin/prov-client hold "$sock" >/tmp/hold.out 2>&1 &
+hold=$!
+dp_wait 60 grep -q holding /tmp/hold.out
+cat /tmp/hold.out
+dp_check "hold: the client holds its mappings" grep -q holding /tmp/hold.out
+client busy "$sock" 3
+kill -9 "$hold"
+wait "$hold"
+client free "$sock"
+client -as "nvme after kill -9" nvme "$sock" dp0
+
+client intx "$sock"
+
+client hostile "$sock"
+dp_check "provider still running after the hostile client" kill -0 "$prov"
+provider_stop "after the hostile client"
+
+provider_start --max-mappings 8 --max-bytes 1M
+client caps "$sock" 8 1048576
+provider_stop "after the caps"
+
+for a in $(dmar_faults | sort -u); do
+	dp_check "IOMMU fault at $a is one dma-fault caused ($faults)" \
+		sh -c "echo '$faults' | grep -qw $a"
+done
+dp_check "no kernel warnings" sh -c '! dmesg | grep -E "WARNING|BUG:|Oops"'

@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: (GPL-2.0 OR MIT)
+/*
+ * prov-client: the provider's test client, run inside the nested rig's L1 guest by
+ * tests/guest/provider-*.sh (and bench/provider.sh). One subcommand per scenario; see
+ * pc.h for what it prints and the files named below for what each does.
+ */
+#include <stdio.h>
+#include <string.h>
+#include "pc.h"
+
+static const struct {
+	const char *name, *args, *help;
+	int (*run)(int argc, char **argv);
+} cmds[] = {
+	{ "nvme", "SOCKET SERIAL", "the NVMe round trip: claim, BAR0, DMA, MSI-X, Identify, "
+	  "reset, unmap, release (pc-nvme.c)", pc_cmd_nvme },
+	{ "dma-fault", "SOCKET unmapped|read-only", "NVMe DMA to a bus address not handed "
+	  "out, or into a read-only mapping: nothing written (pc-nvme.c)", pc_cmd_dma_fault },
+	{ "hold", "SOCKET", "set the NVMe up, say \"holding\", wait to be killed (pc-nvme.c)",
+	  pc_cmd_hold },
+	{ "busy", "SOCKET LIVE", "the NVMe is held elsewhere with LIVE mappings (pc-nvme.c)",
+	  pc_cmd_busy },
+	{ "free", "SOCKET", "the NVMe becomes free (pc-nvme.c)", pc_cmd_free },
+	{ "hostile", "SOCKET", "malformed and hostile requests, each its status "
+	  "(pc-hostile.c)", pc_cmd_hostile },
+	{ "caps", "SOCKET MAPPINGS BYTES", "the mapping and byte caps, exactly (pc-caps.c)",
+	  pc_cmd_caps },
+	{ "intx", "SOCKET", "INTx of the e1000: fire, mask, unmask (pc-intx.c)", pc_cmd_intx },
+	{ "bench", "SOCKET N", "MAP+UNMAP ns per entry: socket vs the DART model (pc-caps.c)",
+	  pc_cmd_bench },
+};
+
+static void usage(FILE *f)
+{
+	unsigned int i;
+
+	fprintf(f, "usage: prov-client COMMAND ARGS\n");
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		fprintf(f, "  %-10s %-26s %s\n", cmds[i].name, cmds[i].args, cmds[i].help);
+}
+
+int main(int argc, char **argv)
+{
+	unsigned int i;
+	int rc;
+
+	/* The test script reads the output while the client runs (hold). */
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc >= 2 && !strcmp(argv[1], "--help")) {
+		usage(stdout);
+		return 0;
+	}
+	for (i = 0; argc >= 2 && i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		if (strcmp(argv[1], cmds[i].name))
+			continue;
+		pc_prefix = cmds[i].name;
+		rc = cmds[i].run(argc - 2, argv + 2);
+		if (rc == 2)
+			fprintf(stderr, "usage: prov-client %s %s\n", cmds[i].name, cmds[i].args);
+		return rc;
+	}
+	usage(stderr);
+	return 2;
+}
