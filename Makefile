@@ -27,9 +27,9 @@ $(PROV_BIN): $(PROV_SRCS) provider/linux/provider.h $(LIB_SRCS) $(LIB_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -std=gnu11 -Wall -Wextra -Werror -static -Ilib -Iinclude -o $@ $(PROV_SRCS) $(LIB_SRCS)
 
-# The provider's test client, static for the same initramfs; it links the DART model for
-# its bench's emulated column.
-PC_SRCS := $(wildcard tests/provider/*.c) lib/dp_dart.c lib/dp_tree.c
+# The provider's test client, static for the same initramfs; lib/ gives it status names
+# and the DART model for its bench's emulated column.
+PC_SRCS := $(wildcard tests/provider/*.c) $(LIB_SRCS)
 .PHONY: provider-client
 provider-client: $(B)/prov-client
 $(B)/prov-client: $(PC_SRCS) tests/provider/pc.h $(LIB_HDRS)

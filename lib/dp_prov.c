@@ -20,9 +20,13 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the wire is little-en
 #define CFG_CAP_PTR	0x34
 #define CFG_SIZE	4096u
 #define EXT_CAP_START	0x100
+#define PM_CSR		4	/* PM Control/Status, from the PM capability */
 
 /* Command bits a client may set: I/O, memory, bus master, parity, SERR, INTx disable. */
 #define COMMAND_ALLOWED	0x0547u
+#define COMMAND_IO	0x0001u
+#define COMMAND_MEMORY	0x0002u
+#define PM_STATE	0x0003u	/* PowerState: 0 is D0 */
 
 /* A request as the op handlers see it, and where they write their reply. */
 struct op_ctx {
@@ -106,11 +110,15 @@ static int op_hello(struct op_ctx *x)
 	copy_bytes(&req, x->body, sizeof(req));
 	if (x->c->hello || req.reserved)
 		return PROV_S_INVALID;
-	if (req.version >> 16 != PROV_VERSION_MAJOR)
+	rep.version = PROV_VERSION(PROV_VERSION_MAJOR, PROV_VERSION_MINOR);
+	if (req.version >> 16 != PROV_VERSION_MAJOR) {
+		/* Only the version, so the client can say which one the provider speaks. */
+		copy_bytes(x->out, &rep, sizeof(rep));
+		x->olen = sizeof(rep);
 		return PROV_S_VERSION;
+	}
 	x->c->hello = true;
 	x->c->features = p->cfg.features & req.features;
-	rep.version = PROV_VERSION(PROV_VERSION_MAJOR, PROV_VERSION_MINOR);
 	rep.features = x->c->features;
 	rep.nr_functions = p->nr_fns;
 	rep.limits = (struct prov_limits){
@@ -120,12 +128,10 @@ static int op_hello(struct op_ctx *x)
 	};
 	copy_bytes(x->out, &rep, sizeof(rep));
 	for (i = 0; i < p->nr_fns; i++) {
-		const struct dp_prov_fn *f = &p->fns[i];
-		struct prov_function desc = f->desc;
+		struct prov_function desc = p->fns[i].desc;
 
-		/* Held, or kept for the connection that may still map one of its BARs. */
-		desc.flags = (f->owner && f->owner != x->c) ||
-			     (f->shared_with && f->shared_with != x->c) ? PROV_FN_CLAIMED : 0;
+		/* HELLO comes first: whoever holds a function is another connection. */
+		desc.flags = p->fns[i].owner ? PROV_FN_CLAIMED : 0;
 		copy_bytes(x->out + sizeof(rep) + i * sizeof(desc), &desc, sizeof(desc));
 	}
 	x->olen = sizeof(rep) + p->nr_fns * sizeof(struct prov_function);
@@ -261,7 +267,7 @@ static int op_claim(struct op_ctx *x)
 
 	if (f->owner == x->c)
 		return PROV_S_INVALID;
-	if (f->owner || (f->shared_with && f->shared_with != x->c))
+	if (f->owner)
 		return PROV_S_BUSY;
 	st = cfg_read(p, x->fn, 0, 4, &ids);
 	if (!st)
@@ -314,79 +320,106 @@ static int op_release(struct op_ctx *x)
 /* ---- Config space ---- */
 
 /*
- * A protected field: a write touching it is refused whole when deny is 0, else when
- * it sets any of the deny bits (fields with bit rules are at most 4 bytes).
+ * A protected field: a write touching it is refused whole when deny and keep are 0,
+ * else when it sets any of the deny bits or clears any of the keep bits (fields with
+ * bit rules are at most 4 bytes).
  */
 struct cfg_rule {
-	uint32_t off, len, deny;
+	uint32_t off, len, deny, keep;
 };
 
 static const struct cfg_rule header_rules[] = {
-	{ 0x00, 4, 0 },				/* vendor, device */
-	{ CFG_COMMAND, 2, 0xffff & ~COMMAND_ALLOWED },
-	{ CFG_CLASS_REV, 4, 0 },
-	{ CFG_HDR_TYPE, 1, 0 },
-	{ 0x10, 24, 0 },			/* BAR0..5: the host's address map */
-	{ CFG_SUBSYSTEM, 4, 0 },
-	{ 0x30, 4, 0 },				/* expansion ROM BAR */
-	{ CFG_CAP_PTR, 1, 0 },
-	{ 0x3d, 1, 0 },				/* interrupt pin */
+	{ 0x00, 4, 0, 0 },			/* vendor, device */
+	/*
+	 * With memory decode off a BAR access through the client's own mapping is an
+	 * Unsupported Request, which some hosts treat as fatal: the OS layer turns it on.
+	 */
+	{ CFG_COMMAND, 2, 0xffff & ~COMMAND_ALLOWED, COMMAND_MEMORY },
+	{ CFG_CLASS_REV, 4, 0, 0 },
+	{ CFG_HDR_TYPE, 1, 0, 0 },
+	{ 0x10, 24, 0, 0 },			/* BAR0..5: the host's address map */
+	{ CFG_SUBSYSTEM, 4, 0, 0 },
+	{ 0x30, 4, 0, 0 },			/* expansion ROM BAR */
+	{ CFG_CAP_PTR, 1, 0, 0 },
+	{ 0x3d, 1, 0, 0 },			/* interrupt pin */
 };
 
 static bool rule_refuses(const struct cfg_rule *r, uint32_t off, uint32_t size, uint32_t val)
 {
-	uint32_t i, o;
+	uint32_t i, o, v;
 
 	for (i = 0; i < size; i++) {
 		o = off + i;
 		if (o < r->off || o - r->off >= r->len)
 			continue;
-		if (!r->deny || ((val >> (8 * i)) & (r->deny >> (8 * (o - r->off))) & 0xff))
+		if (!r->deny && !r->keep)
+			return true;
+		v = val >> (8 * i);
+		if ((v & (r->deny >> (8 * (o - r->off))) & 0xff) ||
+		    (~v & (r->keep >> (8 * (o - r->off))) & 0xff))
 			return true;
 	}
 	return false;
 }
 
-/* The capability fields of f that only the provider may write. */
-static unsigned int cap_rules(const struct dp_prov_caps *k, struct cfg_rule *r)
+static bool has_io_bar(const struct prov_claim_rep *rep)
 {
+	unsigned int i;
+
+	for (i = 0; i < PROV_REGION_ROM; i++)
+		if (rep->regions[i].size && (rep->regions[i].flags & PROV_REGION_IO))
+			return true;
+	return false;
+}
+
+/* The fields of f, beyond the header's, that only the provider may write. */
+static unsigned int fn_rules(const struct dp_prov_fn *f, struct cfg_rule *r)
+{
+	const struct dp_prov_caps *k = &f->caps;
 	unsigned int n = 0, i;
 
+	/* Its I/O BARs need I/O decode as memory BARs need memory decode. */
+	if (has_io_bar(&f->claim))
+		r[n++] = (struct cfg_rule){ CFG_COMMAND, 1, 0, COMMAND_IO };
+	/* Out of D0 BAR accesses are Unsupported Requests too. */
+	if (k->pm)
+		r[n++] = (struct cfg_rule){ k->pm + PM_CSR, 2, PM_STATE, 0 };
 	if (k->msi) {
 		bool is64 = k->msi_ctl & 0x80;
 
 		/* Control (enable, vectors), then address and data: the provider's to set. */
-		r[n++] = (struct cfg_rule){ k->msi + 2, 2, 0 };
-		r[n++] = (struct cfg_rule){ k->msi + 4, is64 ? 8 : 4, 0 };
-		r[n++] = (struct cfg_rule){ k->msi + (is64 ? 12 : 8), 4, 0 };
+		r[n++] = (struct cfg_rule){ k->msi + 2, 2, 0, 0 };
+		r[n++] = (struct cfg_rule){ k->msi + 4, is64 ? 8 : 4, 0, 0 };
+		r[n++] = (struct cfg_rule){ k->msi + (is64 ? 12 : 8), 4, 0, 0 };
 	}
 	if (k->msix)
-		r[n++] = (struct cfg_rule){ k->msix + 2, 2, 0 };
+		r[n++] = (struct cfg_rule){ k->msix + 2, 2, 0, 0 };
 	if (k->pcie) {
-		r[n++] = (struct cfg_rule){ k->pcie + 0x08, 2, 0x8000 };	/* FLR */
-		r[n++] = (struct cfg_rule){ k->pcie + 0x10, 2, 0x0030 };	/* disable, retrain */
+		/* Initiate FLR; link disable and retrain. */
+		r[n++] = (struct cfg_rule){ k->pcie + 0x08, 2, 0x8000, 0 };
+		r[n++] = (struct cfg_rule){ k->pcie + 0x10, 2, 0x0030, 0 };
 	}
 	if (k->ats)
-		r[n++] = (struct cfg_rule){ k->ats + 6, 2, 0 };
+		r[n++] = (struct cfg_rule){ k->ats + 6, 2, 0, 0 };
 	if (k->pri)
-		r[n++] = (struct cfg_rule){ k->pri + 4, 2, 0 };
+		r[n++] = (struct cfg_rule){ k->pri + 4, 2, 0, 0 };
 	if (k->pasid)
-		r[n++] = (struct cfg_rule){ k->pasid + 6, 2, 0 };
+		r[n++] = (struct cfg_rule){ k->pasid + 6, 2, 0, 0 };
 	if (k->sriov) {
-		r[n++] = (struct cfg_rule){ k->sriov + 0x08, 2, 0 };	/* control */
-		r[n++] = (struct cfg_rule){ k->sriov + 0x10, 2, 0 };	/* NumVFs */
+		r[n++] = (struct cfg_rule){ k->sriov + 0x08, 2, 0, 0 };	/* control */
+		r[n++] = (struct cfg_rule){ k->sriov + 0x10, 2, 0, 0 };	/* NumVFs */
 	}
 	for (i = 0; k->rebar && i < k->rebar_bars; i++)
-		r[n++] = (struct cfg_rule){ k->rebar + 8 + 8 * i, 4, 0 };
+		r[n++] = (struct cfg_rule){ k->rebar + 8 + 8 * i, 4, 0, 0 };
 	if (k->acs)
-		r[n++] = (struct cfg_rule){ k->acs + 6, 2, 0 };
+		r[n++] = (struct cfg_rule){ k->acs + 6, 2, 0, 0 };
 	return n;
 }
 
 static int config_filter(const struct dp_prov_fn *f, uint32_t off, uint32_t size, uint32_t val)
 {
-	struct cfg_rule rules[24];
-	unsigned int i, n = cap_rules(&f->caps, rules);
+	struct cfg_rule rules[24];	/* fn_rules makes at most 20 */
+	unsigned int i, n = fn_rules(f, rules);
 
 	for (i = 0; i < sizeof(header_rules) / sizeof(header_rules[0]); i++)
 		if (rule_refuses(&header_rules[i], off, size, val))
@@ -397,14 +430,18 @@ static int config_filter(const struct dp_prov_fn *f, uint32_t off, uint32_t size
 	return PROV_S_OK;
 }
 
-/* Naturally aligned 1, 2 or 4 bytes within config space; writes through the filter. */
+/*
+ * Naturally aligned 1, 2 or 4 bytes within the function's config space (256 bytes
+ * without extended config space); writes through the filter.
+ */
 static int config_access(struct op_ctx *x, bool write, uint64_t off, uint32_t size,
 			 uint32_t *val)
 {
 	struct dp_prov *p = x->p;
 	int st;
 
-	if ((size != 1 && size != 2 && size != 4) || off % size || off + size > CFG_SIZE)
+	if ((size != 1 && size != 2 && size != 4) || off % size ||
+	    off + size > x->f->claim.regions[PROV_REGION_CONFIG].size)
 		return PROV_S_INVALID;
 	if (!write)
 		return cfg_read(p, x->fn, off, size, val);
@@ -455,16 +492,13 @@ static int op_region_map(struct op_ctx *x)
 	if (req.reserved || req.region >= PROV_REGION_COUNT ||
 	    !x->f->claim.regions[req.region].size)
 		return PROV_S_INVALID;
-	/* Config space only ever goes through the filter. */
-	if (req.region == PROV_REGION_CONFIG)
+	/* Config space only ever goes through the filter, whatever its flags say. */
+	if (req.region == PROV_REGION_CONFIG ||
+	    !(x->f->claim.regions[req.region].flags & PROV_REGION_MMAP))
 		return PROV_S_DENIED;
-	if (!(x->f->claim.regions[req.region].flags & PROV_REGION_MMAP))
-		return PROV_S_INVALID;
 	st = p->ops->region_map(p->os, x->fn, req.region, &rep, &fd);
 	if (st)
 		return st;
-	/* The client may keep its mapping past RELEASE: the function stays reserved to it. */
-	x->f->shared_with = x->c;
 	*x->rep_fd = fd;
 	copy_bytes(x->out, &rep, sizeof(rep));
 	x->olen = sizeof(rep);
@@ -815,10 +849,24 @@ static int check_request(struct op_ctx *x, const struct prov_hdr *h, const void 
 	return row->handle(x);
 }
 
+size_t dp_prov_refuse(struct dp_prov_conn *c, const void *req, size_t len, int status,
+		      void *rep)
+{
+	struct prov_hdr h = { 0 };
+
+	/* Whatever header there is is echoed, so even a truncated request is answered. */
+	copy_bytes(&h, req, len < HDR ? len : HDR);
+	h.status = status;
+	h.len = HDR;
+	copy_bytes(rep, &h, HDR);
+	c->prov->bad_requests++;
+	return HDR;
+}
+
 size_t dp_prov_handle(struct dp_prov_conn *c, const void *req, size_t len,
 		      const int *fds, unsigned int nfds, void *rep, int *rep_fd)
 {
-	struct prov_hdr h = { 0 };
+	struct prov_hdr h;
 	struct op_ctx x = {
 		.c = c, .p = c->prov, .fds = fds, .nfds = nfds, .out = (uint8_t *)rep + HDR,
 		.rep_fd = rep_fd,
@@ -826,16 +874,14 @@ size_t dp_prov_handle(struct dp_prov_conn *c, const void *req, size_t len,
 	int st;
 
 	*rep_fd = -1;
-	/* Whatever header there is is echoed, so even a truncated request is answered. */
-	copy_bytes(&h, req, len < HDR ? len : HDR);
 	if (len < HDR || len > PROV_MAX_MSG)
-		st = PROV_S_INVALID;
-	else
-		st = check_request(&x, &h, req, len);
-	if (st) {
-		c->prov->bad_requests++;
-		x.olen = 0;
-	}
+		return dp_prov_refuse(c, req, len, PROV_S_INVALID, rep);
+	copy_bytes(&h, req, HDR);
+	st = check_request(&x, &h, req, len);
+	/* A refusal is the header alone, but for VERSION's provider version. */
+	if (st && st != PROV_S_VERSION)
+		return dp_prov_refuse(c, req, len, st, rep);
+	c->prov->bad_requests += st != PROV_S_OK;
 	h.status = st;
 	h.len = HDR + x.olen;
 	copy_bytes(rep, &h, HDR);
@@ -908,12 +954,9 @@ void dp_prov_conn_close(struct dp_prov_conn *c)
 	struct dp_prov *p = c->prov;
 	unsigned int i;
 
-	for (i = 0; i < p->nr_fns; i++) {
+	for (i = 0; i < p->nr_fns; i++)
 		if (p->fns[i].owner == c)
 			release_fn(c, i);
-		if (p->fns[i].shared_with == c)
-			p->fns[i].shared_with = NULL;
-	}
 	unprogram_all(c);
 	dp_dart_destroy(&c->dart);
 	p->ops->conn_gone(p->os, c);

@@ -37,15 +37,19 @@ struct dp_prov_os_ops {
 	int (*config_write)(void *os, unsigned int fn, uint32_t off, uint32_t size,
 			    uint32_t val);
 	/*
-	 * Makes fn usable by conn (Linux: attach its group to conn's container) and fills
-	 * rep->regions' size and flags and rep->irqs; the core fills identity and holes.
+	 * Makes fn usable by conn (Linux: attach its group to conn's container) with memory
+	 * decode on, and I/O decode if it has I/O BARs, and fills rep->regions' size and
+	 * flags and rep->irqs; the core fills identity and holes. The config region is 256
+	 * bytes, or 4096 with extended config space: the core bounds config accesses by it.
+	 * BUSY when the OS has its own reason to refuse fn to conn.
 	 */
 	int (*claim)(void *os, struct dp_prov_conn *conn, unsigned int fn,
 		     struct prov_claim_rep *rep);
 	/*
 	 * Interrupts off, function reset, detached from conn. Cannot fail. When conn
-	 * releases its last function its DMA mappings go too (dma_unmap for each, after
-	 * this): a VFIO type1 container keeps none without a group.
+	 * releases its last function its DMA mappings go too, on every OS (dma_unmap for
+	 * each, after this): a VFIO type1 container keeps none without a group, and
+	 * clients see one rule.
 	 */
 	void (*release)(void *os, struct dp_prov_conn *conn, unsigned int fn);
 	int (*region_map)(void *os, unsigned int fn, uint32_t region,
@@ -60,6 +64,7 @@ struct dp_prov_os_ops {
 	/* NULL where interrupts arrive as eventfds (Linux): IRQ_PENDING is UNSUPPORTED. */
 	int (*irq_pending)(void *os, unsigned int fn, uint32_t type, uint32_t start,
 			   uint32_t count, uint64_t *bits);
+	/* Decode is on again afterwards, as after claim. */
 	int (*reset)(void *os, unsigned int fn, uint32_t *method);
 	/* Adopts the memory DMA entries point into; fd is -1 on macOS. */
 	int (*dma_memory)(void *os, struct dp_prov_conn *conn, uint64_t size, uint64_t base,
@@ -84,11 +89,6 @@ struct dp_prov_caps {
 struct dp_prov_fn {
 	struct prov_function desc;	/* as HELLO lists it (flags computed per reply) */
 	struct dp_prov_conn *owner;	/* NULL while free */
-	/*
-	 * The last connection a BAR of this function was shared with. It may keep its
-	 * mapping after RELEASE, so only it can claim the function until it is gone.
-	 */
-	struct dp_prov_conn *shared_with;
 	struct dp_prov_caps caps;	/* found at CLAIM */
 	struct prov_claim_rep claim;	/* what CLAIM answered, for the checks after it */
 };
@@ -139,6 +139,14 @@ int dp_prov_conn_open(struct dp_prov *p, struct dp_prov_conn *c, void *os);
  */
 size_t dp_prov_handle(struct dp_prov_conn *c, const void *req, size_t len,
 		      const int *fds, unsigned int nfds, void *rep, int *rep_fd);
+/*
+ * The reply to a request the transport refuses before the core sees it (Linux: a
+ * truncated packet, lost descriptors), with status (not OK): the header alone, echoing
+ * the request's as far as len bytes of it arrived, counted in bad_requests like every
+ * refusal. Returns its length; the transport sends no descriptor with it.
+ */
+size_t dp_prov_refuse(struct dp_prov_conn *c, const void *req, size_t len, int status,
+		      void *rep);
 /* The connection ended (closed, or its process died): release everything it held. */
 void dp_prov_conn_close(struct dp_prov_conn *c);
 

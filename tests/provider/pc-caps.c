@@ -50,8 +50,10 @@ static bool unmap_all(struct pc_conn *c, const struct pvdma_req *e, unsigned int
 static void counters_check(struct pc_conn *c, uint64_t live, uint64_t bytes, const char *when)
 {
 	struct prov_counters k = { 0 };
+	int st;
 
-	pc_check(pc_counters(c, &k) == PROV_S_OK && k.live_mappings == live &&
+	st = pc_counters(c, &k);
+	pc_check(st == PROV_S_OK && k.live_mappings == live &&
 		 k.live_bytes == bytes,
 		 "COUNTERS %s: %llu live mappings (want %llu), %llu bytes (want %llu)", when,
 		 (unsigned long long)k.live_mappings, (unsigned long long)live,
@@ -63,6 +65,7 @@ static void mapping_cap(struct pc_conn *c, uint64_t g)
 	uint32_t n = c->limits.max_mappings, done = 0, i, ok = 0;
 	struct pvdma_req e[PROV_MAX_BATCH], last;
 	struct prov_counters k = { 0 };
+	int st;
 
 	for (i = 0; i <= n; i++)
 		e[i] = pc_map_req(i * g, 4096, PVDMA_MAP_READ);
@@ -72,7 +75,8 @@ static void mapping_cap(struct pc_conn *c, uint64_t g)
 		ok += e[i].status == PROV_S_OK;
 	pc_check(ok == n && done == n + 1, "the first %u MAPs succeed (%u)", n, ok);
 	pc_expect(e[n].status, PROV_S_NO_MAPPINGS, "MAP number %u", n + 1);
-	pc_check(pc_counters(c, &k) == PROV_S_OK && k.live_mappings == n &&
+	st = pc_counters(c, &k);
+	pc_check(st == PROV_S_OK && k.live_mappings == n &&
 		 k.peak_mappings == n && k.refused == 1,
 		 "COUNTERS at the cap: %llu live, peak %llu, refused %llu",
 		 (unsigned long long)k.live_mappings, (unsigned long long)k.peak_mappings,

@@ -357,9 +357,11 @@ int pc_cmd_nvme(int argc, char **argv)
 		return 2;
 	if (!setup(&n, argv[0], BUF_ID + 1)) {
 		struct prov_counters k = { 0 };
+		int st;
 
 		identify_checked(&n, argv[1]);
-		pc_check(pc_counters(&n.c, &k) == PROV_S_OK && k.live_mappings == n.nbufs &&
+		st = pc_counters(&n.c, &k);
+		pc_check(st == PROV_S_OK && k.live_mappings == n.nbufs &&
 			 k.total_live_mappings == n.nbufs && k.live_bytes == n.nbufs * n.g,
 			 "COUNTERS while mapped: %llu live mappings of %llu bytes (provider: %llu)",
 			 (unsigned long long)k.live_mappings, (unsigned long long)k.live_bytes,
@@ -456,6 +458,7 @@ int pc_cmd_hold(int argc, char **argv)
 int pc_cmd_busy(int argc, char **argv)
 {
 	struct prov_counters k = { 0 };
+	int st;
 	struct prov_claim_rep rep;
 	struct pc_conn c;
 	unsigned long live;
@@ -472,7 +475,8 @@ int pc_cmd_busy(int argc, char **argv)
 		pc_expect(pc_call(&c, PROV_OP_CLAIM, fn, NULL, 0, &rep, sizeof(rep)), PROV_S_BUSY,
 			  "CLAIM of the NVMe another client holds");
 	}
-	pc_check(pc_counters(&c, &k) == PROV_S_OK && k.total_live_mappings == live &&
+	st = pc_counters(&c, &k);
+	pc_check(st == PROV_S_OK && k.total_live_mappings == live &&
 		 !k.live_mappings,
 		 "COUNTERS: the provider holds %lu live mappings (%llu), none of them ours",
 		 live, (unsigned long long)k.total_live_mappings);

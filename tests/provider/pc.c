@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
+#include "dp_prov.h"
 #include <unistd.h>
 #include "pc.h"
 
@@ -72,20 +73,7 @@ void pc_info(const char *fmt, ...)
 
 const char *pc_status_name(int status)
 {
-	static const char *const names[PROV_S_COUNT] = {
-		[PROV_S_OK] = "OK", [PROV_S_INVALID] = "INVALID",
-		[PROV_S_BAD_ADDRESS] = "BAD_ADDRESS", [PROV_S_UNSUPPORTED] = "UNSUPPORTED",
-		[PROV_S_NO_MAPPINGS] = "NO_MAPPINGS", [PROV_S_NO_BYTES] = "NO_BYTES",
-		[PROV_S_NO_SPACE] = "NO_SPACE", [PROV_S_NOT_FOUND] = "NOT_FOUND",
-		[PROV_S_NOT_READY] = "NOT_READY", [PROV_S_BAD_BATCH] = "BAD_BATCH",
-		[PROV_S_VERSION] = "VERSION", [PROV_S_NO_FUNCTION] = "NO_FUNCTION",
-		[PROV_S_BUSY] = "BUSY", [PROV_S_NOT_CLAIMED] = "NOT_CLAIMED",
-		[PROV_S_DENIED] = "DENIED", [PROV_S_BAD_FD] = "BAD_FD", [PROV_S_IO] = "IO",
-	};
-
-	if (status == PC_ERR)
-		return "no reply";
-	return status >= 0 && status < PROV_S_COUNT ? names[status] : "unknown status";
+	return status == PC_ERR ? "no reply" : dp_prov_status_name(status);
 }
 
 int pc_exit(void)
@@ -229,9 +217,11 @@ int pc_raw(struct pc_conn *c, const void *msg, size_t len, const int *fds,
 			req.op, req.id);
 		goto bad;
 	}
-	if (h.status != PROV_S_OK && (h.len != HDR || fd >= 0)) {
-		fprintf(stderr, "error reply (%s) with a body or a descriptor\n",
-			pc_status_name(h.status));
+	/* An error reply is the header alone; VERSION also says the provider's version. */
+	if (h.status != PROV_S_OK && (fd >= 0 || h.len != HDR + (h.status == PROV_S_VERSION ?
+						   sizeof(struct prov_hello_rep) : 0))) {
+		fprintf(stderr, "error reply (%s) of %u bytes%s\n", pc_status_name(h.status),
+			h.len, fd >= 0 ? " with a descriptor" : "");
 		goto bad;
 	}
 	if (rep) {
@@ -307,9 +297,11 @@ int pc_hello_version(struct pc_conn *c, uint32_t version)
 		fprintf(stderr, "HELLO reply with a descriptor\n");
 		return PC_ERR;
 	}
+	memcpy(&rep, body, r.len < sizeof(rep) ? r.len : sizeof(rep));
+	if (st == PROV_S_VERSION)
+		c->version = rep.version;
 	if (st != PROV_S_OK)
 		return st;
-	memcpy(&rep, body, r.len < sizeof(rep) ? r.len : sizeof(rep));
 	if (r.len < sizeof(rep) || rep.nr_functions > PROV_MAX_FUNCTIONS ||
 	    r.len != sizeof(rep) + rep.nr_functions * sizeof(struct prov_function)) {
 		fprintf(stderr, "HELLO reply of %zu bytes for its functions\n", r.len);

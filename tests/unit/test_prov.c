@@ -43,7 +43,7 @@ struct fake {
 	int claims[NFN], releases[NFN], resets[NFN];
 	int cfg_writes;
 	uint32_t w_fn, w_off, w_size, w_val;		/* the last config write */
-	int region_reads, region_writes;
+	int region_reads, region_writes, region_maps;
 	uint64_t rw_off, rw_val;			/* the last region write */
 	int irq_calls;
 	struct prov_irq_req irq_last;
@@ -53,7 +53,8 @@ struct fake {
 	struct fake_range r[MAXR];
 	unsigned int nr;
 	int maps, unmaps, gone;
-	bool fail_map, fail_claim;
+	bool fail_map;
+	int fail_claim;			/* the status claim answers (0: it succeeds) */
 	uint32_t fail_read;		/* a config offset whose read fails (0: none) */
 	int violations;		/* calls the core should never have made */
 };
@@ -74,13 +75,20 @@ static bool held(struct fake *f, unsigned int fn)
 	return true;
 }
 
+/* Config space past the claimed function's config region is not there to reach. */
+static bool past_config(struct fake *f, unsigned int fn, uint32_t off, uint32_t size)
+{
+	return f->holder[fn] && (uint64_t)off + size > f->regs[fn][PROV_REGION_CONFIG].size;
+}
+
 static int f_config_read(void *os, unsigned int fn, uint32_t off, uint32_t size,
 			 uint32_t *val)
 {
 	struct fake *f = fk(os);
 	uint32_t i, v = 0;
 
-	if (fn >= NFN || off % size || (uint64_t)off + size > 4096) {
+	if (fn >= NFN || off % size || (uint64_t)off + size > 4096 ||
+	    past_config(f, fn, off, size)) {
 		f->violations++;
 		return PROV_S_IO;
 	}
@@ -98,8 +106,12 @@ static int f_config_write(void *os, unsigned int fn, uint32_t off, uint32_t size
 	struct fake *f = fk(os);
 	uint32_t i;
 
-	if (!held(f, fn) || off % size || (uint64_t)off + size > 4096)
+	if (!held(f, fn))
 		return PROV_S_IO;
+	if (off % size || past_config(f, fn, off, size)) {
+		f->violations++;
+		return PROV_S_IO;
+	}
 	for (i = 0; i < size; i++)
 		f->cfg[fn][off + i] = val >> (8 * i);
 	f->cfg_writes++;
@@ -121,7 +133,7 @@ static int f_claim(void *os, struct dp_prov_conn *conn, unsigned int fn,
 		return PROV_S_IO;
 	}
 	if (f->fail_claim)
-		return PROV_S_IO;
+		return f->fail_claim;
 	for (i = 0; i < PROV_REGION_COUNT; i++) {
 		rep->regions[i].size = f->regs[fn][i].size;
 		rep->regions[i].flags = f->regs[fn][i].flags;
@@ -151,8 +163,13 @@ static int f_region_map(void *os, unsigned int fn, uint32_t region,
 {
 	struct fake *f = fk(os);
 
-	if (!held(f, fn) || region >= PROV_REGION_COUNT)
+	if (!held(f, fn))
 		return PROV_S_IO;
+	if (region >= PROV_REGION_CONFIG) {
+		f->violations++;
+		return PROV_S_IO;
+	}
+	f->region_maps++;
 	rep->size = f->regs[fn][region].size;
 	rep->offset = 0;
 	rep->flags = PROV_REGION_READ | PROV_REGION_WRITE;
@@ -476,7 +493,7 @@ static int send_raw(struct dp_prov *p, struct dp_prov_conn *c, const void *msg, 
 	struct prov_hdr in = { 0 }, out;
 	uint64_t bad = p->bad_requests;
 	uint8_t *copy = malloc(len ? len : 1);
-	size_t n;
+	size_t n, refusal;
 
 	memcpy(copy, msg, len);
 	memcpy(&in, msg, len < sizeof(in) ? len : sizeof(in));
@@ -485,9 +502,11 @@ static int send_raw(struct dp_prov *p, struct dp_prov_conn *c, const void *msg, 
 	n = dp_prov_handle(c, copy, len, fds, nfds, repbuf, &rep_fd);
 	free(copy);
 	memcpy(&out, repbuf, sizeof(out));
+	/* A refusal is the header alone; VERSION's adds the provider's HELLO reply. */
+	refusal = sizeof(out) + (out.status == PROV_S_VERSION ? sizeof(struct prov_hello_rep) : 0);
 	if (n < sizeof(out) || n > PROV_MAX_MSG || out.len != n || out.op != in.op ||
 	    out.id != in.id || out.fn != in.fn || out.status >= PROV_S_COUNT ||
-	    (out.status && n != sizeof(out)) || (out.status && rep_fd != -1) || rep_fd < -1)
+	    (out.status && n != refusal) || (out.status && rep_fd != -1) || rep_fd < -1)
 		echo_errors++;
 	if (p->bad_requests != bad + (out.status != PROV_S_OK))
 		count_errors++;
@@ -839,6 +858,19 @@ static void test_hello(void)
 	DP_CHECK(P.bad_requests == bad + PROV_OP_COUNT - 2, "and each is counted");
 	DP_CHECK(hello(&a, PROV_VERSION(2, 0), PROV_F_ALL) == PROV_S_VERSION,
 		 "HELLO: another major version");
+	{
+		struct prov_hello_rep v;
+		const struct prov_limits *l = &v.limits;
+
+		memcpy(&v, rbody(), sizeof(v));
+		DP_CHECK(rep_len == sizeof(struct prov_hdr) + sizeof(v) &&
+			 v.version == PROV_VERSION(PROV_VERSION_MAJOR, PROV_VERSION_MINOR),
+			 "VERSION carries the provider's version");
+		DP_CHECK(!v.features && !v.nr_functions && !v.reserved && !l->aperture_base &&
+			 !l->aperture_size && !l->max_bytes && !l->max_mappings &&
+			 !l->granule_shift && !l->max_batch && !l->reserved && !a.hello &&
+			 !a.features, "VERSION: no functions, features or limits; nothing agreed");
+	}
 	DP_CHECK(hello(&a, PROV_VERSION(0, 9), PROV_F_ALL) == PROV_S_VERSION,
 		 "HELLO: an older major version");
 	DP_CHECK(claim(&a, 0) == PROV_S_NOT_READY, "still not ready after VERSION");
@@ -966,27 +998,26 @@ static void test_claims(void)
 		 "MSI-X table and PBA in different BARs: one hole each");
 	DP_CHECK(cfg_wr(&c, 3, 0x106, 2, 1) == PROV_S_DENIED, "its ATS control is protected");
 
-	/* A BAR shared with B keeps fn0 for B until B closes. */
+	/* A shared BAR keeps nothing in the core: what outlives a claim is the OS layer's. */
 	DP_CHECK(reg_map(&b, 0, 0) == PROV_S_OK && rep_fd == FD_REGION &&
-		 map_rep.size == 16 << 20 && P.fns[0].shared_with == &b,
-		 "REGION_MAP lends a descriptor");
-	DP_CHECK(release(&b, 0) == PROV_S_OK && !F.holder[0], "B releases fn0");
-	DP_CHECK(claim(&c, 0) == PROV_S_BUSY && !F.holder[0],
-		 "a function whose BAR B may still map is BUSY for others");
+		 map_rep.size == 16 << 20 && F.region_maps == 1, "REGION_MAP lends a descriptor");
+	DP_CHECK(release(&b, 0) == PROV_S_OK && !F.holder[0] && !P.fns[0].owner,
+		 "B releases fn0 after sharing its BAR");
 	open_conn(&d, &fd);
-	DP_CHECK(hello_fn(0).flags == PROV_FN_CLAIMED, "and listed as claimed");
-	DP_CHECK(claim(&b, 0) == PROV_S_OK, "B itself can claim it again");
-	DP_CHECK(release(&b, 0) == PROV_S_OK, "and release it");
-	dp_prov_conn_close(&b);
-	DP_CHECK(!P.fns[0].shared_with, "B's close clears the reservation");
-	F.fail_claim = true;
+	DP_CHECK(hello_fn(0).flags == 0, "a released function is listed free, BAR shared or not");
+	F.fail_claim = PROV_S_BUSY;
+	DP_CHECK(claim(&c, 0) == PROV_S_BUSY && !P.fns[0].owner && F.claims[0] == 2,
+		 "the OS layer's own BUSY passes through, nothing held");
+	F.fail_claim = PROV_S_IO;
 	DP_CHECK(claim(&c, 0) == PROV_S_IO && !P.fns[0].owner, "an OS failure passes through");
-	F.fail_claim = false;
+	F.fail_claim = 0;
 	F.fail_read = GPU_MSIX + 8;
-	DP_CHECK(claim(&c, 0) == PROV_S_IO && !P.fns[0].owner && F.claims[0] == 3,
+	DP_CHECK(claim(&c, 0) == PROV_S_IO && !P.fns[0].owner && F.claims[0] == 2,
 		 "a config read failing during CLAIM: IO, the OS layer never asked");
 	F.fail_read = 0;
-	DP_CHECK(claim(&c, 0) == PROV_S_OK && F.holder[0] == &c, "then C claims fn0");
+	dp_prov_conn_close(&b);
+	DP_CHECK(claim(&c, 0) == PROV_S_OK && F.holder[0] == &c,
+		 "then a connection other than the one its BAR was shared with claims fn0");
 	dp_prov_conn_close(&c);
 	dp_prov_conn_close(&d);
 	DP_CHECK(!F.holder[0] && !F.holder[3] && !F.violations, "all released, no violations");
@@ -1009,10 +1040,17 @@ static void test_filter(void)
 		{ 0x2c, 2, 0, "subsystem vendor" },
 		{ 0x2e, 2, 0, "subsystem" }, { 0x34, 1, 0x50, "capability pointer" },
 		{ 0x3d, 1, 0, "interrupt pin" },
-		{ 0x04, 2, 0x0008, "command: special cycles" },
-		{ 0x04, 2, 0x0010, "command: memory write and invalidate" },
-		{ 0x04, 2, 0x0200, "command: fast back-to-back" },
+		/* fn0 has an I/O BAR: its writes keep I/O and memory decode on (0x0003). */
+		{ 0x04, 2, 0x000b, "command: special cycles" },
+		{ 0x04, 2, 0x0013, "command: memory write and invalidate" },
+		{ 0x04, 2, 0x0203, "command: fast back-to-back" },
 		{ 0x05, 1, 0x02, "command high byte: fast back-to-back" },
+		{ 0x04, 2, 0x0545, "command: memory decode off" },
+		{ 0x04, 1, 0x06, "command: I/O decode off with an I/O BAR" },
+		{ 0x04, 1, 0x00, "command: both decodes off" },
+		{ 0x04, 4, 0xf9000005, "command + status, memory decode off" },
+		{ 0x44, 2, 0x0003, "PM: D3hot" }, { 0x44, 1, 0x01, "PM: D1" },
+		{ 0x44, 1, 0x02, "PM: D2" }, { 0x44, 4, 0x00008103, "PM CSR + data: D3hot" },
 		{ GPU_MSI + 2, 2, 0x0001, "MSI enable" }, { GPU_MSI + 2, 2, 0x0070, "MSI MME" },
 		{ GPU_MSI + 2, 2, 0, "MSI control, even unchanged" },
 		{ GPU_MSI + 4, 4, 0xfee00000, "MSI address" },
@@ -1034,20 +1072,23 @@ static void test_filter(void)
 		{ 0x0c, 4, 0, "cache line..BIST covers header type" },
 		{ 0x3c, 2, 0x010a, "interrupt line + pin" },
 		{ GPU_MSI, 4, 0x01867005, "MSI header + control" },
-		{ 0x04, 4, 0xf9000008, "command (bad bit) + status" },
-		{ 0x04, 4, 0x00000200 | 0xf9000000, "status + a bad command bit" },
+		{ 0x04, 4, 0xf900000b, "command (bad bit) + status" },
+		{ 0x04, 4, 0x00000203 | 0xf9000000, "status + a bad command bit" },
 		{ GPU_ATS + 4, 4, 0x00200000, "ATS capability + control" },
 		{ GPU_PCIE + 0x10, 4, 0x00000010, "link control + status" },
 		{ GPU_PCIE + 8, 4, 0x00008000, "device control + status" },
 	};
 	static const struct cfg_case allowed[] = {
 		{ 0x04, 2, 0x0547, "command: every allowed bit" },
-		{ 0x04, 1, 0x06, "command: memory + bus master" },
+		{ 0x04, 1, 0x07, "command: I/O, memory, bus master" },
+		{ 0x05, 1, 0x04, "command high byte: INTx disable" },
 		{ 0x06, 2, 0xf900, "status (RW1C)" }, { 0x0c, 1, 0x10, "cache line" },
 		{ 0x0d, 1, 0x40, "latency" }, { 0x0f, 1, 0, "BIST" },
 		{ 0x0c, 2, 0x4010, "cache line + latency" }, { 0x3c, 1, 0x0b, "interrupt line" },
-		{ 0x04, 4, 0x00100006, "command + status" }, { 0x38, 4, 0, "reserved 0x38" },
-		{ 0x44, 2, 0x0003, "PM control" }, { GPU_MSI + 16, 4, 0xff, "MSI mask bits" },
+		{ 0x04, 4, 0x00100007, "command + status" }, { 0x38, 4, 0, "reserved 0x38" },
+		{ 0x44, 2, 0x8100, "PM: PME status and enable, staying in D0" },
+		{ 0x45, 1, 0x81, "PM CSR high byte" },
+		{ GPU_MSI + 16, 4, 0xff, "MSI mask bits" },
 		{ GPU_MSI + 20, 4, 0, "MSI pending bits" }, { 0xc4, 4, 0xdeadbeef, "vendor-specific" },
 		{ GPU_PCIE + 8, 2, 0x2810, "PCIe device control without FLR" },
 		{ GPU_PCIE + 0x0a, 2, 0x000f, "PCIe device status" },
@@ -1100,6 +1141,18 @@ static void test_filter(void)
 	DP_CHECK(cfg_wr(&a, 0, GPU_MSI + 12, 4, 1) == PROV_S_DENIED, "64-bit MSI: +12 is data");
 	DP_CHECK(cfg_wr(&a, 1, 0x106, 2, 1) == PROV_S_OK,
 		 "no extended caps on fn1: 0x106 is not ATS there");
+	/* Decode and power follow the function: fn1 has memory BARs only, PM at 0x60. */
+	DP_CHECK(cfg_wr(&a, 1, 0x04, 2, 0x0006) == PROV_S_OK && F.w_fn == 1 && F.w_val == 6,
+		 "no I/O BAR: I/O decode may stay off");
+	DP_CHECK(cfg_wr(&a, 1, 0x04, 2, 0x0005) == PROV_S_DENIED &&
+		 fake_cfg(&F, 1, 0x04, 2) == 0x0006, "memory decode off is refused on fn1 too");
+	DP_CHECK(cfg_wr(&a, 1, 0x64, 2, 0x0003) == PROV_S_DENIED, "fn1's PM: D3hot refused");
+	DP_CHECK(cfg_wr(&a, 1, 0x44, 2, 0x0003) == PROV_S_OK,
+		 "0x44 is not PM on fn1: its PM rule follows its capability");
+	DP_CHECK(cfg_wr(&a, 1, 0x64, 2, 0x0100) == PROV_S_OK, "fn1's PM: PME enable in D0");
+	DP_CHECK(reg_wr(&a, 0, PROV_REGION_CONFIG, 0x04, 2, 0x0001) == PROV_S_DENIED &&
+		 reg_wr(&a, 0, PROV_REGION_CONFIG, 0x44, 1, 0x03) == PROV_S_DENIED,
+		 "config region: decode off and D3hot refused alike");
 
 	DP_CHECK(cfg_rd(&a, 0, 0, 4) == PROV_S_OK && cfg_val == 0x220410de, "config read");
 	DP_CHECK(cfg_rd(&a, 0, 0x10, 4) == PROV_S_OK, "reads of protected fields are allowed");
@@ -1148,9 +1201,13 @@ static void test_regions(void)
 	struct dp_prov_config cfg = linux_cfg();
 	struct dp_prov_conn a;
 	struct fake_conn fa;
-	int reads, writes;
+	int reads, writes, maps;
 
 	setup(&cfg);
+	/* An OS layer that flagged config space mappable still has it refused. */
+	F.regs[0][PROV_REGION_CONFIG].flags |= PROV_REGION_MMAP;
+	/* fn1 as a conventional function: 256 bytes of config space. */
+	F.regs[1][PROV_REGION_CONFIG].size = 256;
 	open_conn(&a, &fa);
 	claim(&a, 0);
 	reads = F.region_reads;
@@ -1187,12 +1244,17 @@ static void test_regions(void)
 	}
 	DP_CHECK(F.region_writes == writes + 1, "refused writes never reach the OS layer");
 	DP_CHECK(reg_map(&a, 0, 2) == PROV_S_OK && rep_fd == FD_REGION + 2 &&
-		 map_rep.size == 64 << 10, "REGION_MAP BAR2");
-	DP_CHECK(reg_map(&a, 0, 4) == PROV_S_INVALID && rep_fd == -1, "an I/O BAR is not mappable");
-	DP_CHECK(reg_map(&a, 0, PROV_REGION_ROM) == PROV_S_INVALID, "nor the ROM");
-	DP_CHECK(reg_map(&a, 0, PROV_REGION_CONFIG) == PROV_S_DENIED, "nor config space");
-	DP_CHECK(reg_map(&a, 0, 1) == PROV_S_INVALID, "nor a missing BAR");
-	DP_CHECK(reg_map(&a, 0, 9) == PROV_S_INVALID, "nor region 9");
+		 map_rep.size == 64 << 10 && F.region_maps == 1, "REGION_MAP BAR2");
+	maps = F.region_maps;
+	DP_CHECK(reg_map(&a, 0, 4) == PROV_S_DENIED && rep_fd == -1,
+		 "REGION_MAP of an I/O BAR (no MMAP): DENIED");
+	DP_CHECK(reg_map(&a, 0, PROV_REGION_ROM) == PROV_S_DENIED,
+		 "REGION_MAP of the ROM: DENIED");
+	DP_CHECK(reg_map(&a, 0, PROV_REGION_CONFIG) == PROV_S_DENIED,
+		 "REGION_MAP of config space, even flagged MMAP: DENIED");
+	DP_CHECK(reg_map(&a, 0, 1) == PROV_S_INVALID, "REGION_MAP of a missing BAR: INVALID");
+	DP_CHECK(reg_map(&a, 0, 9) == PROV_S_INVALID, "REGION_MAP of region 9: INVALID");
+	DP_CHECK(F.region_maps == maps, "refused REGION_MAPs never reach the OS layer");
 	{
 		struct prov_region_map_req r = { .region = 0, .reserved = 1 };
 
@@ -1202,6 +1264,27 @@ static void test_regions(void)
 		DP_CHECK(reqp(&P, &a, PROV_OP_REGION_MAP, 0, &r, sizeof(r), fds16, 1) ==
 			 PROV_S_BAD_FD, "REGION_MAP with a descriptor");
 	}
+
+	/* Config accesses end where the function's config space does. */
+	reads = F.region_reads;
+	writes = F.cfg_writes;
+	DP_CHECK(claim(&a, 1) == PROV_S_OK && claim_rep.regions[PROV_REGION_CONFIG].size == 256,
+		 "fn1 claimed with a 256-byte config region");
+	DP_CHECK(cfg_rd(&a, 1, 0xfc, 4) == PROV_S_OK && cfg_rd(&a, 1, 0xff, 1) == PROV_S_OK,
+		 "256 bytes: the last dword and byte read");
+	DP_CHECK(cfg_rd(&a, 1, 0x100, 4) == PROV_S_INVALID, "256 bytes: CONFIG_READ at 256");
+	DP_CHECK(cfg_rd(&a, 1, 0xffc, 4) == PROV_S_INVALID, "256 bytes: CONFIG_READ at 0xffc");
+	DP_CHECK(cfg_wr(&a, 1, 0x100, 4, 0) == PROV_S_INVALID && F.cfg_writes == writes,
+		 "256 bytes: CONFIG_WRITE at 256");
+	DP_CHECK(reg_rd(&a, 1, PROV_REGION_CONFIG, 0x100, 1) == PROV_S_INVALID &&
+		 reg_wr(&a, 1, PROV_REGION_CONFIG, 0x104, 2, 0) == PROV_S_INVALID,
+		 "256 bytes: REGION_READ and REGION_WRITE of config space at 256");
+	DP_CHECK(reg_rd(&a, 1, PROV_REGION_CONFIG, 0xfc, 4) == PROV_S_OK && reg_val == 0 &&
+		 F.region_reads == reads && F.cfg_writes == writes,
+		 "256 bytes: REGION_READ of its last dword");
+	DP_CHECK(cfg_rd(&a, 0, 0xffc, 4) == PROV_S_OK &&
+		 cfg_rd(&a, 0, 0x1000, 4) == PROV_S_INVALID,
+		 "4096 bytes: CONFIG_READ at 0xffc, not at 4096");
 	dp_prov_conn_close(&a);
 	DP_CHECK(!F.violations, "regions: no violations");
 }
@@ -1456,6 +1539,10 @@ static void test_dma(void)
 		 "MAP far outside");
 	DP_CHECK(map1(&a, ~0ull - 4095, 8192, PVDMA_MAP_READ, NULL) == PROV_S_INVALID,
 		 "MAP wrapping around");
+	DP_CHECK(map1(&a, ~0ull - 4095, 4096, PVDMA_MAP_READ, NULL) == PROV_S_INVALID,
+		 "MAP whose gpa + len is 2^64 exactly: INVALID");
+	DP_CHECK(map1(&a, ~0ull - 4096, 4096, PVDMA_MAP_READ, NULL) == PROV_S_BAD_ADDRESS,
+		 "MAP ending at 2^64 - 1: BAD_ADDRESS");
 	DP_CHECK(map1(&a, mem - G, G, PVDMA_MAP_WRITE, &it) == PROV_S_OK &&
 		 F.nr == 2 && agree(&F, &a), "MAP of the last page");
 	DP_CHECK(unmap1(&a, it, G) == PROV_S_OK && F.nr == 1 && agree(&F, &a), "UNMAP it");
@@ -1677,6 +1764,32 @@ static void test_malformed(void)
 	DP_CHECK(reqp(&P, &a, PROV_OP_CLAIM, 1, NULL, 0, fds16, 1) == PROV_S_BAD_FD &&
 		 !P.fns[1].owner, "a descriptor with CLAIM");
 	DP_CHECK(P.bad_requests > bad + 40, "each refusal counted in bad_requests");
+	{
+		/* What the transport refuses itself, as Linux does a truncated packet. */
+		struct prov_hdr q = { .op = PROV_OP_DMA, .len = 99, .id = 0xabcdef, .fn = 3 }, rh;
+		static const uint8_t cc[16] = { [0 ... 15] = 0xcc };
+		uint64_t before = P.bad_requests;
+		size_t n;
+
+		memset(repbuf, 0xcc, 64);
+		n = dp_prov_refuse(&a, &q, 10, PROV_S_INVALID, repbuf);
+		memcpy(&rh, repbuf, sizeof(rh));
+		DP_CHECK(n == 16 && rh.op == PROV_OP_DMA && rh.status == PROV_S_INVALID &&
+			 rh.len == 16 && rh.id == 0xcdef && rh.fn == 0 &&
+			 !memcmp(repbuf + 16, cc, sizeof(cc)),
+			 "refuse: 10 bytes: op and the id's low bytes echoed, the header alone");
+		q.status = 1;
+		n = dp_prov_refuse(&a, &q, PROV_MAX_MSG, PROV_S_BAD_FD, repbuf);
+		memcpy(&rh, repbuf, sizeof(rh));
+		DP_CHECK(n == 16 && rh.op == PROV_OP_DMA && rh.status == PROV_S_BAD_FD &&
+			 rh.len == 16 && rh.id == 0xabcdef && rh.fn == 3,
+			 "refuse: a whole header: op, id and fn echoed, status and len its own");
+		n = dp_prov_refuse(&a, "", 0, PROV_S_INVALID, repbuf);
+		memcpy(&rh, repbuf, sizeof(rh));
+		DP_CHECK(n == 16 && !rh.op && rh.status == PROV_S_INVALID && rh.len == 16 &&
+			 !rh.id && !rh.fn, "refuse: an empty packet");
+		DP_CHECK(P.bad_requests == before + 3, "refuse: each counted in bad_requests");
+	}
 	DP_CHECK(req(&a, PROV_OP_COUNTERS, 0, NULL, 0) == PROV_S_OK, "and the connection lives on");
 	{
 		/* Odd addresses both ways: UBSan would catch a misaligned access. */
@@ -1971,7 +2084,7 @@ static void test_random(void)
 	DP_CHECK(F.nr == 0 && P.total_live_mappings == 0 && !F.violations,
 		 "random: after every close nothing is mapped");
 	for (i = 0, st = 0; i < P.nr_fns; i++)
-		st |= F.holder[i] || P.fns[i].owner || P.fns[i].shared_with;
+		st |= F.holder[i] || P.fns[i].owner;
 	DP_CHECK(!st, "random: and every function is free");
 }
 
