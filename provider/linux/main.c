@@ -19,6 +19,7 @@ enum lx_opt_type {
 	LX_OPT_STR,	/* --name TEXT */
 	LX_OPT_U64,	/* --name N, with an optional K, M or G suffix (powers of 1024) */
 	LX_OPT_LIST,	/* --name TEXT, repeatable */
+	LX_OPT_FLAG,	/* --name, no value */
 };
 
 struct lx_list {
@@ -29,8 +30,8 @@ struct lx_list {
 struct lx_opt {
 	const char *name;
 	enum lx_opt_type type;
-	void *value;		/* const char **, uint64_t * or struct lx_list * */
-	const char *arg;	/* the value's name in --help */
+	void *value;		/* const char **, uint64_t *, struct lx_list * or bool * */
+	const char *arg;	/* the value's name in --help; NULL for a flag */
 	const char *help;
 	bool given;
 };
@@ -41,6 +42,7 @@ static uint64_t opt_granule_shift = 14;
 static uint64_t opt_max_mappings = 65536;
 static uint64_t opt_max_bytes = 1536ull << 20;
 static const char *opt_aperture;
+static bool opt_allow_unsafe_interrupts;
 
 static struct lx_opt opts[] = {
 	{ "socket", LX_OPT_STR, &opt_socket, "PATH",
@@ -58,6 +60,10 @@ static struct lx_opt opts[] = {
 	{ "aperture", LX_OPT_STR, &opt_aperture, "BASE:SIZE",
 	  "bus addresses handed out, inside the IOMMU's IOVA ranges (default: the"
 	  " largest piece of them in [256M, 4G) outside PCI windows)", false },
+	{ "allow-unsafe-interrupts", LX_OPT_FLAG, &opt_allow_unsafe_interrupts, NULL,
+	  "start although vfio_iommu_type1 allows unsafe interrupts (no interrupt"
+	  " remapping): MSI-X table writes through a shared BAR then reach any interrupt",
+	  false },
 	{ NULL, 0, NULL, NULL, NULL, false },
 };
 
@@ -70,7 +76,8 @@ static void lx_usage(FILE *f)
 	for (o = opts; o->name; o++) {
 		char left[40];
 
-		snprintf(left, sizeof(left), "--%s %s", o->name, o->arg);
+		snprintf(left, sizeof(left), "--%s%s%s", o->name, o->arg ? " " : "",
+			 o->arg ? o->arg : "");
 		fprintf(f, "  %-26s %s", left, o->help);
 		if (o->type == LX_OPT_U64)
 			fprintf(f, " (default %llu)", (unsigned long long)*(uint64_t *)o->value);
@@ -129,6 +136,15 @@ static int lx_parse_opts(int argc, char **argv)
 			fprintf(stderr, LX_NAME ": unknown option --%.*s\n", (int)len, arg);
 			return -1;
 		}
+		o->given = true;
+		if (o->type == LX_OPT_FLAG) {
+			if (val) {
+				fprintf(stderr, LX_NAME ": --%s takes no value\n", o->name);
+				return -1;
+			}
+			*(bool *)o->value = true;
+			continue;
+		}
 		if (val) {
 			val++;
 		} else if (i + 1 < argc) {
@@ -137,7 +153,6 @@ static int lx_parse_opts(int argc, char **argv)
 			fprintf(stderr, LX_NAME ": --%s needs a value\n", o->name);
 			return -1;
 		}
-		o->given = true;
 		if (o->type == LX_OPT_STR) {
 			*(const char **)o->value = val;
 		} else if (o->type == LX_OPT_LIST) {
@@ -328,8 +343,23 @@ int main(int argc, char **argv)
 		fprintf(stderr, LX_NAME ": /proc is not mounted\n");
 		return 1;
 	}
-	if (lx_os_open(&os, opt_functions.v, opt_functions.n) || lx_iommu_probe(&os, &io) ||
-	    lx_limits(&io, &cfg.dart))
+	if (lx_os_open(&os, opt_functions.v, opt_functions.n) || lx_iommu_probe(&os, &io))
+		goto close_os;
+	/*
+	 * After the probe, which found vfio_iommu_type1 loaded if any function is listed.
+	 * Interrupt remapping confines what a client writes into the MSI-X table of a BAR
+	 * it maps to its own vectors.
+	 */
+	if (lx_unsafe_interrupts()) {
+		fprintf(stderr, LX_NAME ": vfio_iommu_type1 allows unsafe interrupts"
+			" (allow_unsafe_interrupts=Y): without interrupt remapping, MSI-X table"
+			" writes through a shared BAR reach any interrupt%s\n",
+			opt_allow_unsafe_interrupts ? "; going on (--allow-unsafe-interrupts)" :
+			"; not starting (--allow-unsafe-interrupts to start anyway)");
+		if (!opt_allow_unsafe_interrupts)
+			goto close_os;
+	}
+	if (lx_limits(&io, &cfg.dart))
 		goto close_os;
 	if (dp_prov_init(&prov, &cfg, &lx_os_ops, &os)) {
 		fprintf(stderr, LX_NAME ": the aperture 0x%llx+0x%llx is not a multiple of the"

@@ -40,6 +40,7 @@ struct lx_region {
 
 struct lx_fn {
 	char bdf[16];			/* 0000:00:04.0 */
+	char sysfs[256];		/* its sysfs directory resolved, as /proc names its files */
 	uint32_t rid;
 	struct lx_group *group;
 	int config_fd;			/* sysfs config, read-only: reads while unclaimed */
@@ -51,6 +52,7 @@ struct lx_fn {
 	bool can_reset;			/* VFIO_DEVICE_FLAGS_RESET */
 	struct lx_region regions[PROV_REGION_COUNT];
 	uint32_t irqs[PROV_IRQ_TYPES];
+	uint32_t irqs_on;		/* bit per PROV_IRQ_* type VFIO has on */
 };
 
 /* One client's VFIO state. */
@@ -102,6 +104,8 @@ int lx_iommu_probe(struct lx_os *os, struct lx_iommu *io);
 bool lx_default_aperture(const struct lx_iommu *io, uint64_t granule, uint64_t *base,
 			 uint64_t *size);
 const char *lx_reset_name(uint32_t method);
+/* Whether VFIO admits groups without interrupt remapping (vfio_iommu_type1's parameter). */
+bool lx_unsafe_interrupts(void);
 
 void lx_conn_init(struct lx_conn *c);
 

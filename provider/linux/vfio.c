@@ -11,10 +11,16 @@
  * The provider's own BAR accesses use a mapping of that same file, so vfio-pci never
  * requests the BAR's address range (which would make it busy, and sysfs mappings of it
  * fail under CONFIG_IO_STRICT_DEVMEM); I/O BARs and the ROM go through VFIO.
+ *
+ * A lent descriptor can outlive the claim (kept, forked, passed on), so a release
+ * revokes the BARs it reached (lx_revoke), and a CLAIM waits until no other process
+ * holds a descriptor or mapping of the function's BAR files (lx_bar_holders).
  */
+#include <dirent.h>
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +29,9 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
+#include <linux/pci_regs.h>
 #include <linux/vfio.h>
 #include "provider.h"
 
@@ -160,6 +169,14 @@ const char *lx_reset_name(uint32_t method)
 	return method == PROV_RESET_PM ? "pm" : method == PROV_RESET_BUS ? "bus" : "flr";
 }
 
+bool lx_unsafe_interrupts(void)
+{
+	char buf[8];
+
+	return lx_read_text("/sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts",
+			    buf, sizeof(buf)) > 0 && buf[0] == 'Y';
+}
+
 static struct lx_group *lx_group_open(struct lx_os *os, int id, const char *bdf)
 {
 	struct vfio_group_status status = { .argsz = sizeof(status) };
@@ -196,7 +213,7 @@ static struct lx_group *lx_group_open(struct lx_os *os, int id, const char *bdf)
 static int lx_fn_open(struct lx_os *os, struct lx_fn *f, const char *arg)
 {
 	unsigned int seg = 0, bus, dev, func, i;
-	char path[128], name[64], tail;
+	char path[128], name[64], *real, tail;
 	struct stat st;
 	int group;
 
@@ -224,6 +241,16 @@ static int lx_fn_open(struct lx_os *os, struct lx_fn *f, const char *arg)
 			*name ? "bound to " : "bound to no driver", name);
 		return -1;
 	}
+	snprintf(path, sizeof(path), LX_SYSFS_PCI "%s", f->bdf);
+	real = realpath(path, NULL);
+	if (!real || strlen(real) >= sizeof(f->sysfs)) {
+		fprintf(stderr, LX_NAME ": %s: %s: %s\n", f->bdf, path,
+			real ? "resolves to too long a path" : strerror(errno));
+		free(real);
+		return -1;
+	}
+	strcpy(f->sysfs, real);
+	free(real);
 	lx_path(path, sizeof(path), f, "iommu_group");
 	lx_link_name(path, name, sizeof(name));
 	if (sscanf(name, "%d%c", &group, &tail) != 1) {
@@ -607,6 +634,186 @@ static int lx_describe(struct lx_fn *f, struct prov_claim_rep *rep)
 	return PROV_S_OK;
 }
 
+/*
+ * Memory decode on, and I/O decode if the function has I/O BARs: the BARs lent answer
+ * only with it on, and the core's filter keeps the client from turning it off. Called
+ * at CLAIM and after each RESET, since neither promises it (a reset restores the
+ * command register as it was saved).
+ */
+static int lx_decode_on(struct lx_fn *f)
+{
+	uint64_t off = f->regions[PROV_REGION_CONFIG].offset + PCI_COMMAND, cmd;
+	uint64_t on = PCI_COMMAND_MEMORY;
+	unsigned int i;
+	int st;
+
+	for (i = 0; i < PROV_REGION_ROM; i++)
+		if (f->regions[i].size && (f->regions[i].flags & PROV_REGION_IO))
+			on |= PCI_COMMAND_IO;
+	st = lx_file_access(f->device_fd, off, 2, &cmd, false);
+	if (st)
+		return st;
+	cmd |= on;
+	return lx_file_access(f->device_fd, off, 2, &cmd, true);
+}
+
+/* Whether path is one of f's BAR files: resourceN or resourceN_wc. */
+static bool lx_is_bar_file(const struct lx_fn *f, const char *path)
+{
+	size_t n = strlen(f->sysfs);
+
+	return !strncmp(path, f->sysfs, n) && !strncmp(path + n, "/resource", 9) &&
+	       path[n + 9] >= '0' && path[n + 9] <= '9';
+}
+
+/*
+ * A process's /proc file that cannot be read: gone since listed, the process holds
+ * nothing; any other failure counts as holding, so that CLAIM fails closed.
+ */
+static bool lx_unreadable(const char *path, char *what, size_t len)
+{
+	int err = errno;
+
+	snprintf(what, len, "%s, unreadable: %s", path, strerror(err));
+	return err != ENOENT && err != ESRCH;
+}
+
+/* The number a /proc directory entry names (a pid, a tid, a descriptor); -1: none. */
+static int lx_entry_num(const struct dirent *e)
+{
+	char *end;
+	long n;
+
+	if (e->d_name[0] < '0' || e->d_name[0] > '9')
+		return -1;
+	n = strtol(e->d_name, &end, 10);
+	return *end || n > INT_MAX ? -1 : (int)n;
+}
+
+/* Whether a task has a descriptor of one of f's BAR files; which in what. */
+static bool lx_fds_hold(const struct lx_fn *f, int pid, int tid, char *what, size_t len)
+{
+	char dir[48], path[64], target[PATH_MAX];
+	struct dirent *e;
+	bool held = false;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/task/%d/fd", pid, tid);
+	d = opendir(dir);
+	if (!d)
+		return lx_unreadable(dir, what, len);
+	while (!held && (e = readdir(d))) {
+		int fd = lx_entry_num(e);
+		ssize_t n;
+
+		if (fd < 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%d", dir, fd);
+		n = readlink(path, target, sizeof(target) - 1);
+		if (n < 0)
+			continue;	/* closed since listed */
+		target[n] = 0;
+		held = lx_is_bar_file(f, target);
+		if (held)
+			snprintf(what, len, "descriptor %d of %s", fd, target);
+	}
+	closedir(d);
+	return held;
+}
+
+/*
+ * Whether a task's mappings include one of f's BAR files; *listed: it listed some (the
+ * threads of a process share them, so one listing is enough).
+ */
+static bool lx_maps_hold(const struct lx_fn *f, int pid, int tid, char *what, size_t len,
+			 bool *listed)
+{
+	char path[48], *line = NULL;
+	size_t cap = 0;
+	bool held = false;
+	FILE *m;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/maps", pid, tid);
+	m = fopen(path, "re");
+	if (!m)
+		return lx_unreadable(path, what, len);
+	while (!held && getline(&line, &cap, m) > 0) {
+		int name = -1;
+
+		*listed = true;
+		/* address perms offset dev inode pathname */
+		sscanf(line, "%*s %*s %*s %*s %*s %n", &name);
+		if (name < 0)
+			continue;
+		line[strcspn(line, "\n")] = 0;
+		held = lx_is_bar_file(f, line + name);
+		if (held)
+			snprintf(what, len, "a mapping of %s", line + name);
+	}
+	free(line);
+	fclose(m);
+	return held;
+}
+
+/* Whether a process holds one of f's BAR files; how in what. */
+static bool lx_proc_holds(const struct lx_fn *f, int pid, char *what, size_t len)
+{
+	bool held = false, listed = false;
+	struct dirent *e;
+	char dir[32];
+	DIR *tasks;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/task", pid);
+	tasks = opendir(dir);
+	if (!tasks)
+		return lx_unreadable(dir, what, len);
+	while (!held && (e = readdir(tasks))) {
+		int tid = lx_entry_num(e);
+
+		if (tid < 0)
+			continue;
+		held = lx_fds_hold(f, pid, tid, what, len) ||
+		       (!listed && lx_maps_hold(f, pid, tid, what, len, &listed));
+	}
+	closedir(tasks);
+	return held;
+}
+
+/*
+ * PROV_S_BUSY, with a log line, while a process other than this one holds a descriptor
+ * or a mapping of one of f's BAR files: it could reach the device of the client CLAIM
+ * is for. Every task is looked at: one that unshared its descriptor table, or outlived
+ * its process's first thread, shows only under task/. Not seen: a descriptor in flight
+ * in a socket's queue (in no table), or one passed between processes while they are
+ * looked at.
+ */
+static int lx_bar_holders(const struct lx_fn *f)
+{
+	char path[32], what[PATH_MAX + 64], comm[32];
+	int self = getpid(), pid = -1;
+	struct dirent *e;
+	bool held = false;
+	DIR *proc;
+
+	proc = opendir("/proc");
+	if (!proc)
+		return lx_status(errno);
+	while (!held && (e = readdir(proc))) {
+		pid = lx_entry_num(e);
+		held = pid >= 0 && pid != self && lx_proc_holds(f, pid, what, sizeof(what));
+	}
+	closedir(proc);
+	if (!held)
+		return PROV_S_OK;
+	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+	if (lx_read_text(path, comm, sizeof(comm)) <= 0)
+		comm[0] = 0;
+	comm[strcspn(comm, "\n")] = 0;
+	fprintf(stderr, LX_NAME ": %s: pid %d (%s) holds %s: CLAIM refused\n", f->bdf, pid, comm,
+		what);
+	return PROV_S_BUSY;
+}
+
 static int lx_claim(void *osp, struct dp_prov_conn *conn, unsigned int fn,
 		    struct prov_claim_rep *rep)
 {
@@ -618,6 +825,9 @@ static int lx_claim(void *osp, struct dp_prov_conn *conn, unsigned int fn,
 
 	if (g->conn && g->conn != c)
 		return PROV_S_BUSY;	/* a function of the same group is another client's */
+	st = lx_bar_holders(f);
+	if (st)
+		return st;
 	if (c->container < 0) {
 		c->container = open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC);
 		if (c->container < 0)
@@ -643,6 +853,8 @@ static int lx_claim(void *osp, struct dp_prov_conn *conn, unsigned int fn,
 		goto put_group;
 	}
 	st = lx_describe(f, rep);
+	if (!st)
+		st = lx_decode_on(f);
 	if (st)
 		goto close_device;
 	f->conn = c;
@@ -656,12 +868,45 @@ put_group:
 	return st;
 }
 
+/*
+ * Cuts off every mapping of the BARs REGION_MAP lent, wherever their descriptor went: a
+ * VFIO read of a BAR makes vfio-pci request its address range, which under
+ * CONFIG_IO_STRICT_DEVMEM zaps every sysfs mapping of it (the next access faults) and
+ * refuses new ones until the device fd closes. A new mapping that still works says the
+ * kernel does not revoke; lx_bar_holders then keeps the function while one lives.
+ */
+static void lx_revoke(struct lx_fn *f)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	unsigned int i;
+
+	for (i = 0; i < PROV_REGION_ROM; i++) {
+		struct lx_region *r = &f->regions[i];
+		uint64_t v;
+		void *probe;
+
+		if (r->fd < 0)
+			continue;
+		/* Only the request the read makes matters, not the value. */
+		lx_file_access(f->device_fd, r->offset, 4, &v, false);
+		probe = mmap(NULL, page, PROT_READ, MAP_SHARED, r->fd, 0);
+		if (probe == MAP_FAILED)
+			continue;
+		munmap(probe, page);
+		fprintf(stderr, LX_NAME ": %s: BAR%u: its mappings outlive the release: the kernel"
+			" does not revoke them (no CONFIG_IO_STRICT_DEVMEM, or iomem=relaxed)\n",
+			f->bdf, i);
+	}
+}
+
 static void lx_release(void *osp, struct dp_prov_conn *conn, unsigned int fn)
 {
 	struct lx_os *os = osp;
 	struct lx_fn *f = &os->fns[fn];
 	unsigned int i;
 
+	/* First: nothing the client does through a mapping may follow the reset. */
+	lx_revoke(f);
 	for (i = 0; i < PROV_IRQ_TYPES; i++) {
 		struct vfio_irq_set s = {
 			.argsz = sizeof(s),
@@ -669,7 +914,8 @@ static void lx_release(void *osp, struct dp_prov_conn *conn, unsigned int fn)
 			.index = i,
 		};
 
-		if (f->irqs[i] && ioctl(f->device_fd, VFIO_DEVICE_SET_IRQS, &s))
+		/* VFIO refuses to turn off what is not on. */
+		if ((f->irqs_on & 1u << i) && ioctl(f->device_fd, VFIO_DEVICE_SET_IRQS, &s))
 			fprintf(stderr, LX_NAME ": %s: interrupts %u off: %s\n", f->bdf, i,
 				strerror(errno));
 	}
@@ -686,6 +932,7 @@ static void lx_release(void *osp, struct dp_prov_conn *conn, unsigned int fn)
 		r->fd = -1;
 	}
 	memset(f->irqs, 0, sizeof(f->irqs));
+	f->irqs_on = 0;
 	close(f->device_fd);
 	f->device_fd = -1;
 	f->conn = NULL;
@@ -914,6 +1161,10 @@ static int lx_irq_set(void *osp, unsigned int fn, const struct prov_irq_req *req
 	u.s.argsz = sizeof(u.s) + u.s.count * (u.s.flags & VFIO_IRQ_SET_DATA_EVENTFD ? sizeof(int) : 0);
 	if (ioctl(f->device_fd, VFIO_DEVICE_SET_IRQS, &u.s))
 		return lx_status(errno);
+	if (req->action == PROV_IRQ_EVENTFD)
+		f->irqs_on |= 1u << req->type;
+	else if (req->action == PROV_IRQ_DISABLE)
+		f->irqs_on &= ~(1u << req->type);
 	return PROV_S_OK;
 }
 
@@ -927,7 +1178,7 @@ static int lx_reset(void *osp, unsigned int fn, uint32_t *method)
 	if (ioctl(f->device_fd, VFIO_DEVICE_RESET))
 		return lx_status(errno);
 	*method = f->reset_method;
-	return PROV_S_OK;
+	return lx_decode_on(f);
 }
 
 /* ------------------------------------------------------------------ DMA */
@@ -936,13 +1187,25 @@ static int lx_dma_memory(void *osp, struct dp_prov_conn *conn, uint64_t size, ui
 			 int fd)
 {
 	struct lx_conn *c = conn->os;
+	struct statfs fs;
 	struct stat st;
 	void *mem;
 
 	(void)osp;
 	(void)base;
-	/* A file (memfd, shm, hugetlbfs) that holds size bytes: no SIGBUS past its end. */
-	if (fd < 0 || fstat(fd, &st) || !S_ISREG(st.st_mode) || (uint64_t)st.st_size < size ||
+	/*
+	 * Plain memory only: memfd, tmpfs or hugetlbfs. A sysfs BAR file would aim the
+	 * device's DMA at a BAR, and pinning a FUSE file's pages could block this thread.
+	 */
+	if (fd < 0 || fstatfs(fd, &fs))
+		return PROV_S_BAD_FD;
+	if (fs.f_type != TMPFS_MAGIC && fs.f_type != HUGETLBFS_MAGIC) {
+		fprintf(stderr, LX_NAME ": DMA_MEMORY: a file on filesystem 0x%llx, not memfd,"
+			" tmpfs or hugetlbfs\n", (unsigned long long)fs.f_type);
+		return PROV_S_BAD_FD;
+	}
+	/* A regular file that holds size bytes: no SIGBUS past its end. */
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || (uint64_t)st.st_size < size ||
 	    size > SIZE_MAX)
 		return PROV_S_BAD_FD;
 	mem = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);

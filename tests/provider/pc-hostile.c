@@ -323,7 +323,11 @@ static void region_checks(struct pc_conn *a, const struct pc_fn *f)
 	want(region_map(a, fn, 0xffffffff, 0), PROV_S_INVALID, "REGION_MAP region 0xffffffff");
 	want(region_map(a, fn, absent, 0), PROV_S_INVALID, "REGION_MAP of absent BAR%u", absent);
 	want(region_map(a, fn, 0, 1), PROV_S_INVALID, "REGION_MAP with its reserved field set");
-	want(region_map(a, fn, PROV_REGION_ROM, 0), PROV_S_DENIED, "REGION_MAP of the ROM");
+	/* An absent region is INVALID; a present ROM is never mappable. */
+	want(region_map(a, fn, PROV_REGION_ROM, 0),
+	     f->claim.regions[PROV_REGION_ROM].size ? PROV_S_DENIED : PROV_S_INVALID,
+	     "REGION_MAP of the ROM (%llu bytes)",
+	     (unsigned long long)f->claim.regions[PROV_REGION_ROM].size);
 	want(region_map(a, fn, PROV_REGION_CONFIG, 0), PROV_S_DENIED,
 	     "REGION_MAP of config space (not MMAP)");
 	want(pc_call_fds(a, PROV_OP_REGION_MAP, fn, body, 8, &efd, 1, NULL, 0, NULL),

@@ -1776,7 +1776,7 @@ static void test_malformed(void)
 		memcpy(&rh, repbuf, sizeof(rh));
 		DP_CHECK(n == 16 && rh.op == PROV_OP_DMA && rh.status == PROV_S_INVALID &&
 			 rh.len == 16 && rh.id == 0xcdef && rh.fn == 0 &&
-			 !memcmp(repbuf + 16, cc, sizeof(cc)),
+			 !memcmp(repbuf + 16, cc, sizeof(cc)), /* bytes, not a struct */
 			 "refuse: 10 bytes: op and the id's low bytes echoed, the header alone");
 		q.status = 1;
 		n = dp_prov_refuse(&a, &q, PROV_MAX_MSG, PROV_S_BAD_FD, repbuf);
