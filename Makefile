@@ -9,28 +9,20 @@ LIB_SRCS := $(wildcard lib/*.c)
 LIB_HDRS := $(wildcard lib/*.h include/*.h)
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/unit/%,$(wildcard tests/unit/test_*.c))
 
-TOOL_SRCS := $(wildcard tools/dartpass/*.c)
-PROV_SRCS := $(wildcard provider/linux/*.c)
-# Static: it runs in a busybox initramfs. A cross compiler builds into its own directory
-# (CC=aarch64-linux-gnu-gcc: build/aarch64/dartpass-provider).
-PROV_ARCH := $(shell $(CC) -dumpmachine 2>/dev/null | cut -d- -f1)
-PROV_BIN := $(B)/$(if $(filter $(shell uname -m),$(PROV_ARCH)),,$(or $(PROV_ARCH),unknown-cc)/)dartpass-provider
+# The tool carries the Linux provider (`dartpass provider`). Static: nested guests run
+# it from a busybox initramfs.
+TOOL_SRCS := $(wildcard tools/dartpass/*.c provider/linux/*.c)
+TOOL_HDRS := tools/dartpass/dartpass.h provider/linux/provider.h
 
-.PHONY: unit qtest check qemu kernels tools provider
+.PHONY: unit qtest check qemu kernels tools provider-client
 tools: $(B)/dartpass
-$(B)/dartpass: $(TOOL_SRCS) tools/dartpass/dartpass.h $(LIB_SRCS) $(LIB_HDRS)
+$(B)/dartpass: $(TOOL_SRCS) $(TOOL_HDRS) $(LIB_SRCS) $(LIB_HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -std=gnu11 -Wall -Wextra -Werror -Ilib -Iinclude -o $@ $(TOOL_SRCS) $(LIB_SRCS)
-
-provider: $(PROV_BIN)
-$(PROV_BIN): $(PROV_SRCS) provider/linux/provider.h $(LIB_SRCS) $(LIB_HDRS)
-	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -std=gnu11 -Wall -Wextra -Werror -static -Ilib -Iinclude -o $@ $(PROV_SRCS) $(LIB_SRCS)
+	$(CC) $(CFLAGS) -std=gnu11 -Wall -Wextra -Werror -static -Ilib -Iinclude -o $@ $(TOOL_SRCS) $(LIB_SRCS)
 
 # The provider's test client, static for the same initramfs; lib/ gives it status names
 # and the DART model for its bench's emulated column.
 PC_SRCS := $(wildcard tests/provider/*.c) $(LIB_SRCS)
-.PHONY: provider-client
 provider-client: $(B)/prov-client
 $(B)/prov-client: $(PC_SRCS) tests/provider/pc.h $(LIB_HDRS)
 	@mkdir -p $(@D)

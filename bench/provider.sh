@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Provider DMA benchmark: boots the nested rig's L1 once (rig/guest-run.sh, trixie-amd64,
-# an emulated IOMMU), lends its NVMe through build/dartpass-provider, and has
+# an emulated IOMMU), lends its NVMe through `dartpass provider`, and has
 # build/prov-client time N MAP and N UNMAP entries of 4 KiB through the provider's
 # socket in batches of 1, 16 and 256 (the provider chooses each bus address and
 # programs L1's IOMMU through VFIO), beside the same entries through the DART model in
@@ -21,17 +21,17 @@ n=${1:-4096}
 kernel=trixie-amd64
 out=$top/build/bench
 mkdir -p "$out"
-make -s -C "$top" provider provider-client
+make -s -C "$top" tools provider-client
 cat >"$out/provider-bench.sh" <<GUEST
 #@ iommu: on
-#@ bin: build/dartpass-provider build/prov-client
+#@ bin: build/dartpass build/prov-client
 #@ kmods: vfio vfio_iommu_type1 vfio_pci vfio_pci_core?
 #@ qemu: -drive file={DISK},if=none,id=d0,format=raw,cache=unsafe
 #@ qemu: -device nvme,serial=dp0,drive=d0,addr=4.0
 #@ timeout: 900
 nvme=\$(dp_pci_find 1b36:0010)
 dp_check "\$nvme binds to vfio-pci" dp_vfio_bind "\$nvme"
-taskset 1 /dp/bin/dartpass-provider --socket /tmp/provider.sock --function "\$nvme" \\
+taskset 1 /dp/bin/dartpass provider --socket /tmp/provider.sock --function "\$nvme" \\
 	>/tmp/provider.log 2>&1 &
 dp_wait 20 test -S /tmp/provider.sock
 dp_check "provider listens" test -S /tmp/provider.sock

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: (GPL-2.0 OR MIT) */
 /*
- * dartpass-provider: the Linux provider daemon. The portable core (lib/dp_prov.c) speaks
- * the protocol; this daemon adds the transport (serve.c: a SOCK_SEQPACKET socket, one
- * poll loop, descriptors in SCM_RIGHTS), the start-up (main.c: options, limits) and the
- * OS layer (vfio.c: VFIO, one type1 container per client, BARs through sysfs).
- * Single-threaded: nothing here is locked.
+ * The Linux provider, run as `dartpass provider`. The portable core (lib/dp_prov.c)
+ * speaks the protocol; this adds the transport (serve.c: a SOCK_SEQPACKET socket, one
+ * poll loop, descriptors in SCM_RIGHTS), the start-up (main.c: limits, aperture,
+ * socket) and the OS layer (vfio.c: VFIO, one type1 container per client, BARs through
+ * sysfs). Single-threaded: nothing here is locked.
  */
 #ifndef PROVIDER_H
 #define PROVIDER_H
@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include "dp_prov.h"
 
-#define LX_NAME		"dartpass-provider"
+#define LX_NAME		"dartpass provider"
 /* The most descriptors one message carries: the kernel's SCM_MAX_FD. */
 #define LX_MAX_FDS	253
 /* IOVA ranges kept from VFIO_IOMMU_GET_INFO; dropping more only forgoes addresses. */
@@ -89,11 +89,26 @@ struct lx_os {
 
 extern const struct dp_prov_os_ops lx_os_ops;
 
+/* What `dartpass provider` was asked for (tools/dartpass/cmd-provider.c). */
+struct lx_start {
+	const char *socket;
+	const char *const *functions;	/* BDFs */
+	unsigned int nr_functions;
+	uint64_t granule_shift;
+	uint64_t max_mappings;		/* 0: 65,536, or VFIO's per-container limit if lower */
+	uint64_t max_bytes;
+	uint64_t aperture_base, aperture_size;	/* size 0: chosen from the IOMMU's ranges */
+	bool allow_unsafe_interrupts;
+};
+
+/* Serves until SIGINT or SIGTERM; the process's exit status. */
+int lx_provider_run(const struct lx_start *o);
+
 /* The PROV_S_* status for an errno: the one place the two meet. */
 int lx_status(int err);
 
 /* Opens the functions (and their groups) named by BDF; prints why not and returns -1. */
-int lx_os_open(struct lx_os *os, char *const *bdfs, unsigned int n);
+int lx_os_open(struct lx_os *os, const char *const *bdfs, unsigned int n);
 void lx_os_close(struct lx_os *os);
 /* Measures the IOMMU with every group attached to one container; -1 on failure. */
 int lx_iommu_probe(struct lx_os *os, struct lx_iommu *io);

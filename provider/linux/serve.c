@@ -88,21 +88,6 @@ static void lx_log_reply(const struct lx_client *c)
 	}
 }
 
-/* A reply the transport makes itself, for what never reaches the core. */
-static void lx_refuse(struct dp_prov *p, struct lx_client *c, size_t len, int status)
-{
-	struct prov_hdr h = { 0 };
-
-	if (len >= sizeof(h))
-		memcpy(&h, lx_req, sizeof(h));
-	h.status = htole16((uint16_t)status);
-	h.len = htole32(sizeof(h));
-	memcpy(c->rep, &h, sizeof(h));
-	c->rep_len = sizeof(h);
-	c->rep_fd = -1;
-	p->bad_requests++;
-}
-
 /* Sends the pending reply; NULL when sent or to be retried on POLLOUT, else why not. */
 static const char *lx_send(struct lx_client *c)
 {
@@ -136,7 +121,7 @@ static const char *lx_send(struct lx_client *c)
 }
 
 /* Reads, handles and answers one request; NULL to go on, else why the client ends. */
-static const char *lx_receive(struct dp_prov *p, struct lx_client *c, short revents)
+static const char *lx_receive(struct lx_client *c, short revents)
 {
 	union {
 		struct cmsghdr align;
@@ -173,10 +158,12 @@ static const char *lx_receive(struct dp_prov *p, struct lx_client *c, short reve
 				close(fd);
 		}
 	}
-	if (mh.msg_flags & MSG_TRUNC)
-		lx_refuse(p, c, (size_t)n, PROV_S_INVALID);	/* longer than PROV_MAX_MSG */
-	else if (mh.msg_flags & MSG_CTRUNC)
-		lx_refuse(p, c, (size_t)n, PROV_S_BAD_FD);	/* descriptors lost */
+	c->rep_fd = -1;
+	if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))
+		/* Longer than PROV_MAX_MSG, or descriptors lost: never the core's to see. */
+		c->rep_len = dp_prov_refuse(&c->core, lx_req, (size_t)n,
+					    mh.msg_flags & MSG_TRUNC ? PROV_S_INVALID :
+					    PROV_S_BAD_FD, c->rep);
 	else
 		c->rep_len = dp_prov_handle(&c->core, lx_req, (size_t)n, fds, nfds, c->rep,
 					    &c->rep_fd);
@@ -186,14 +173,14 @@ static const char *lx_receive(struct dp_prov *p, struct lx_client *c, short reve
 	return lx_send(c);
 }
 
-static const char *lx_client_event(struct dp_prov *p, struct lx_client *c, short revents)
+static const char *lx_client_event(struct lx_client *c, short revents)
 {
 	if (revents & POLLNVAL)
 		return "socket invalid";
 	if (revents & POLLOUT)
 		return lx_send(c);
 	if (revents & POLLIN)
-		return lx_receive(p, c, revents);
+		return lx_receive(c, revents);
 	if (revents & (POLLHUP | POLLRDHUP | POLLERR))
 		return "hung up";
 	return NULL;
@@ -290,7 +277,7 @@ int lx_serve(struct dp_prov *p, int listen_fd)
 
 			if (!pfd[i].revents)
 				continue;
-			why = lx_client_event(p, c, pfd[i].revents);
+			why = lx_client_event(c, pfd[i].revents);
 			if (why) {
 				lx_client_close(c, why);
 				clients[slot[i]] = NULL;

@@ -271,7 +271,7 @@ static int lx_fn_open(struct lx_os *os, struct lx_fn *f, const char *arg)
 	return 0;
 }
 
-int lx_os_open(struct lx_os *os, char *const *bdfs, unsigned int n)
+int lx_os_open(struct lx_os *os, const char *const *bdfs, unsigned int n)
 {
 	unsigned int i, r;
 

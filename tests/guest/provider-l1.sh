@@ -1,5 +1,5 @@
 # The Linux provider in the nested rig's L1 (tests/guest/vfio-rig.sh): the three
-# functions bound to vfio-pci, build/dartpass-provider lends them over its socket, and
+# functions bound to vfio-pci, `dartpass provider` lends them over its socket, and
 # build/prov-client (tests/provider/) drives them as a VMM would: an NVMe round trip
 # at bus addresses the provider chose, DMA the provider never allowed (caught by L1's
 # IOMMU: its fault log, not the device's completion, is the evidence), a client killed
@@ -8,7 +8,7 @@
 # ones. One boot for all of it: each costs 10 to 20 s under TCG.
 #@ only: trixie-amd64
 #@ iommu: on
-#@ bin: build/dartpass-provider build/prov-client
+#@ bin: build/dartpass build/prov-client
 #@ kmods: vfio vfio_iommu_type1 vfio_pci vfio_pci_core?
 #@ qemu: -drive file={DISK},if=none,id=d0,format=raw,cache=unsafe
 #@ qemu: -device nvme,serial=dp0,drive=d0,addr=4.0
@@ -20,7 +20,7 @@ plog=/tmp/provider.log
 
 # provider_start ARGS...: starts the daemon on $sock with its log in $plog (pid: $prov).
 provider_start() {
-	/dp/bin/dartpass-provider --socket "$sock" --function "$nvme" --function "$nic" \
+	/dp/bin/dartpass provider --socket "$sock" --function "$nvme" --function "$nic" \
 		--function "$intx" "$@" >"$plog" 2>&1 &
 	prov=$!
 	dp_wait 20 test -S "$sock"

@@ -15,12 +15,19 @@ enum dp_opt_type {
 	DP_OPT_BOOL,	/* --name */
 	DP_OPT_U64,	/* --name=N, with an optional K, M or G suffix (powers of 1024) */
 	DP_OPT_STR,	/* --name=TEXT */
+	DP_OPT_LIST,	/* --name=TEXT, repeatable */
+};
+
+/* A repeatable option's values, in command-line order. */
+struct dp_opt_list {
+	unsigned int n, max;
+	const char **v;		/* room for max */
 };
 
 struct dp_opt {
 	const char *name;
 	enum dp_opt_type type;
-	void *value;		/* bool *, uint64_t * or const char ** */
+	void *value;		/* bool *, uint64_t *, const char ** or struct dp_opt_list * */
 	const char *help;
 };
 
@@ -37,6 +44,6 @@ int dp_opts_parse(const struct dp_cmd *cmd, int *argc, char **argv);
 void dp_cmd_usage(const struct dp_cmd *cmd, int to_stderr);
 int dp_parse_size(const char *s, uint64_t *out);
 
-extern const struct dp_cmd dp_cmd_sim, dp_cmd_gen;
+extern const struct dp_cmd dp_cmd_sim, dp_cmd_gen, dp_cmd_provider;
 
 #endif

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: (GPL-2.0 OR MIT)
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +8,7 @@
 static const struct dp_cmd *const commands[] = {
 	&dp_cmd_gen,
 	&dp_cmd_sim,
+	&dp_cmd_provider,
 };
 
 #define NCMDS (sizeof(commands) / sizeof(commands[0]))
@@ -29,13 +31,14 @@ int dp_parse_size(const char *s, uint64_t *out)
 
 	if (!*s || *s == '-')
 		return -1;
+	errno = 0;
 	v = strtoull(s, &end, 0);
 	switch (*end) {
 	case 'K': shift = 10; end++; break;
 	case 'M': shift = 20; end++; break;
 	case 'G': shift = 30; end++; break;
 	}
-	if (*end || (shift && v > (~0ull >> shift)))
+	if (errno || *end || (shift && v > (~0ull >> shift)))
 		return -1;
 	*out = (uint64_t)v << shift;
 	return 0;
@@ -52,15 +55,16 @@ void dp_cmd_usage(const struct dp_cmd *cmd, int to_stderr)
 		char left[40];
 
 		snprintf(left, sizeof(left), "--%s%s", o->name,
-			 o->type == DP_OPT_BOOL ? "" : o->type == DP_OPT_U64 ? "=N" : "=TEXT");
-		fprintf(f, "  %-22s %s", left, o->help);
+			 o->type == DP_OPT_BOOL ? "" : o->type == DP_OPT_U64 ? "=N" :
+			 o->type == DP_OPT_LIST ? "=TEXT..." : "=TEXT");
+		fprintf(f, "  %-26s %s", left, o->help);
 		if (o->type == DP_OPT_U64)
 			fprintf(f, " (default %llu)", (unsigned long long)*(uint64_t *)o->value);
 		else if (o->type == DP_OPT_STR && *(const char **)o->value)
 			fprintf(f, " (default %s)", *(const char **)o->value);
 		fputc('\n', f);
 	}
-	fprintf(f, "  %-22s %s\n", "--help", "this text");
+	fprintf(f, "  %-26s %s\n", "--help", "this text");
 }
 
 int dp_opts_parse(const struct dp_cmd *cmd, int *argc, char **argv)
@@ -108,6 +112,15 @@ int dp_opts_parse(const struct dp_cmd *cmd, int *argc, char **argv)
 		}
 		if (o->type == DP_OPT_STR) {
 			*(const char **)o->value = val;
+		} else if (o->type == DP_OPT_LIST) {
+			struct dp_opt_list *l = o->value;
+
+			if (l->n == l->max) {
+				fprintf(stderr, "dartpass %s: --%s: at most %u\n", cmd->name, o->name,
+					l->max);
+				return -1;
+			}
+			l->v[l->n++] = val;
 		} else if (dp_parse_size(val, o->value)) {
 			fprintf(stderr, "dartpass %s: --%s: '%s' is not a number\n", cmd->name,
 				o->name, val);
