@@ -32,8 +32,9 @@
 #                                guest has no C library), built with the compiler in
 #                                the kernel's suite chroot (rig/kernels.sh)
 #   #@ bin: build/X build/Y      programs already built on the host, at /dp/bin/X: they
-#                                must be static and for the guest's architecture (the
-#                                guest has no C library, nothing is copied with them)
+#                                must be static (the guest has no C library, nothing is
+#                                copied with them); an arm64 guest gets build/arm64/X
+#                                (make ... B=build/arm64 CC=aarch64-linux-gnu-gcc)
 # Our own modules (build/mod/SERIES-ARCH/*.ko) are always included, under /dp/mod.
 # Inside the guest, tests/guest/lib.sh provides dp_check; the runner turns its lines into
 # "ok"/"not ok" and fails the run if the script does not reach its end. With a pvdma
@@ -64,7 +65,12 @@ fi
 # only show in the guest as "not found".
 machine=X86-64
 [ "$ARCH" = arm64 ] && machine=AArch64
+# bin_path build/X: the file for this guest's architecture.
+bin_path() {
+	if [ "$ARCH" = arm64 ]; then echo "$(dirname "$1")/arm64/$(basename "$1")"; else echo "$1"; fi
+}
 for f in $(header bin); do
+	f=$(bin_path "$f")
 	why=
 	if [ ! -f "$top/$f" ]; then
 		why="missing (build it first)"
@@ -151,7 +157,7 @@ add_bins() {
 	local f
 	[ -n "$(header bin)" ] || return 0
 	mkdir -p "$1/dp/bin"
-	for f in $(header bin); do cp "$top/$f" "$1/dp/bin/"; done
+	for f in $(header bin); do cp "$top/$(bin_path "$f")" "$1/dp/bin/"; done
 }
 
 make_initramfs() {
