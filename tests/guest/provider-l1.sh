@@ -5,7 +5,10 @@
 # IOMMU: its fault log, not the device's completion, is the evidence), a client killed
 # with -9 while it holds the NVMe, INTx of the e1000, every malformed or hostile request
 # with its exact status, and the per-client caps with the daemon restarted with small
-# ones. One boot for all of it: each costs 10 to 20 s under TCG.
+# ones. Then its guards (pc-security.c): the refusal to start with unsafe interrupts,
+# BAR mappings revoked at release, CLAIM refused while another process holds a BAR,
+# DMA memory from plain memory only, decode kept on. One boot for all of it: each
+# costs 10 to 20 s under TCG.
 #@ only: trixie-amd64
 #@ iommu: on
 #@ bin: build/dartpass build/prov-client
@@ -17,6 +20,7 @@
 #@ timeout: 300
 sock=/tmp/provider.sock
 plog=/tmp/provider.log
+unsafe=/sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts
 
 # provider_start ARGS...: starts the daemon on $sock with its log in $plog (pid: $prov).
 provider_start() {
@@ -33,6 +37,9 @@ provider_stop() {
 	wait "$prov"
 	_st=$?
 	dp_check "provider exits 0 on SIGTERM $1 (status $_st)" test "$_st" = 0
+	# Turning off interrupts a client never turned on would be refused, and logged.
+	dp_check "no 'interrupts N off' line in the provider's log $1" \
+		sh -c "! grep 'interrupts .* off' '$plog'"
 }
 # client [-as LABEL] CMD ARGS...: one prov-client run; its DP-TEST lines count (named
 # LABEL instead of CMD: for a second run of CMD), and a failure shows the provider's log.
@@ -62,6 +69,27 @@ intx=$(dp_pci_find 8086:100e)
 for bdf in "$nvme" "$nic" "$intx"; do
 	dp_check "$bdf binds to vfio-pci" dp_vfio_bind "$bdf"
 done
+
+# Without interrupt remapping a client's writes to the MSI-X table in its BAR mapping
+# reach any interrupt: the provider will not start while VFIO allows that, unless told.
+dp_check "allow_unsafe_interrupts is N" grep -qx N "$unsafe"
+echo Y >"$unsafe"
+timeout -s KILL 20 /dp/bin/dartpass provider --socket "$sock" --function "$nvme" \
+	--function "$nic" --function "$intx" >/tmp/unsafe.log 2>&1
+st=$?
+sed 's/^/    /' /tmp/unsafe.log
+dp_check "allow_unsafe_interrupts=Y: the provider exits 1 (status $st)" test "$st" = 1
+dp_check "allow_unsafe_interrupts=Y: its message names allow_unsafe_interrupts" \
+	grep -q "allows unsafe interrupts (allow_unsafe_interrupts=Y)" /tmp/unsafe.log
+dp_check "allow_unsafe_interrupts=Y: no socket" test ! -e "$sock"
+rm -f "$sock"
+provider_start --allow-unsafe-interrupts
+dp_check "allow_unsafe_interrupts=Y: --allow-unsafe-interrupts says it goes on" \
+	grep -q "going on (--allow-unsafe-interrupts)" "$plog"
+provider_stop "with --allow-unsafe-interrupts"
+echo N >"$unsafe"
+dp_check "allow_unsafe_interrupts is N again" grep -qx N "$unsafe"
+
 provider_start
 
 client nvme "$sock" dp0
@@ -91,6 +119,26 @@ client free "$sock"
 client -as "nvme after kill -9" nvme "$sock" dp0
 
 client intx "$sock"
+
+client revoke "$sock"
+client holder "$sock"
+# The provider names who holds the BAR in its log: the process, whichever way it holds it.
+sed -n 's/^DP-INFO holder: pid \([0-9]*\): \([a-z]*\)$/\1 \2/p' /tmp/client.out >/tmp/holders
+dp_check "holder: four holders listed" test "$(wc -l </tmp/holders)" = 4
+while read -r p how; do
+	case $how in
+	descriptor) what="pid $p (prov-client) holds descriptor"; who="keeping BAR0's descriptor" ;;
+	mapping) what="pid $p (prov-client) holds a mapping of"; who="mapping BAR0" ;;
+	thread) what="pid $p (prov-client) holds descriptor"; who="whose thread keeps BAR0's descriptor" ;;
+	*) what="pid $p (prov-client) holds a mapping of"; who="whose first thread exited, mapping BAR0" ;;
+	esac
+	dp_check "the provider's log names the process $who (pid $p)" \
+		grep -qF "$what" "$plog"
+done </tmp/holders
+client dma-fs "$sock"
+dp_check "the provider logs the refused DMA memory's file system (sysfs)" \
+	grep -q "DMA_MEMORY: a file on filesystem 0x62656572, not memfd" "$plog"
+client decode "$sock"
 
 client hostile "$sock"
 dp_check "provider still running after the hostile client" kill -0 "$prov"

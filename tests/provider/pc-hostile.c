@@ -118,23 +118,6 @@ static int dma_raw(struct pc_conn *c, uint16_t count, uint16_t reserved, uint32_
 	return req(c, PROV_OP_DMA, fn, body, sizeof(b) + nent * sizeof(e), fds, nfds);
 }
 
-/* Capability offset of id in fn's standard list, 0 if absent. */
-static uint32_t find_cap(struct pc_conn *c, uint32_t fn, uint8_t id)
-{
-	uint32_t ptr = 0, v = 0, n;
-
-	if (pc_config_read(c, fn, 0x34, 1, &ptr))
-		return 0;
-	for (n = 0; (ptr &= 0xfc) && n < 48; n++) {
-		if (pc_config_read(c, fn, ptr, 2, &v))
-			return 0;
-		if ((v & 0xff) == id)
-			return ptr;
-		ptr = v >> 8;
-	}
-	return 0;
-}
-
 /* Before HELLO and HELLO itself. */
 static void before_hello(struct pc_conn *a)
 {
@@ -262,7 +245,7 @@ static void unclaimed(struct pc_conn *a, int nvme, struct pc_mem *mem)
 
 static void config_checks(struct pc_conn *a, const struct pc_fn *f)
 {
-	uint32_t fn = f->fn, msix = find_cap(a, fn, 0x11), pcie = find_cap(a, fn, 0x10);
+	uint32_t fn = f->fn, msix = pc_find_cap(a, fn, 0x11), pcie = pc_find_cap(a, fn, 0x10);
 	uint32_t bar0 = 0, after = 0, cmd = 0;
 
 	want(config(a, PROV_OP_CONFIG_READ, fn, 4096, 4, 0, 0), PROV_S_INVALID,

@@ -384,6 +384,22 @@ bool pc_wait_free(const char *path, unsigned int fn)
 	return free_now;
 }
 
+uint32_t pc_find_cap(struct pc_conn *c, uint32_t fn, uint8_t id)
+{
+	uint32_t ptr = 0, v = 0, n;
+
+	if (pc_config_read(c, fn, 0x34, 1, &ptr))
+		return 0;
+	for (n = 0; (ptr &= 0xfc) && n < 48; n++) {
+		if (pc_config_read(c, fn, ptr, 2, &v))
+			return 0;
+		if ((v & 0xff) == id)
+			return ptr;
+		ptr = v >> 8;
+	}
+	return 0;
+}
+
 int pc_counters(struct pc_conn *c, struct prov_counters *k)
 {
 	return pc_call(c, PROV_OP_COUNTERS, 0, NULL, 0, k, sizeof(*k));

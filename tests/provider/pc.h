@@ -99,6 +99,8 @@ int pc_find_class(const struct pc_conn *c, uint32_t class_code);
 int pc_find_ids(const struct pc_conn *c, uint16_t vendor, uint16_t device);
 /* Until a fresh connection's HELLO shows fn not CLAIMED; false after PC_FREE_SECS. */
 bool pc_wait_free(const char *path, unsigned int fn);
+/* The offset of capability id in fn's standard list (CONFIG_READ), 0 if absent. */
+uint32_t pc_find_cap(struct pc_conn *c, uint32_t fn, uint8_t id);
 int pc_counters(struct pc_conn *c, struct prov_counters *k);
 int pc_config_read(struct pc_conn *c, uint32_t fn, uint32_t off, uint32_t size,
 		   uint32_t *val);
@@ -173,5 +175,9 @@ int pc_cmd_hostile(int argc, char **argv);
 int pc_cmd_caps(int argc, char **argv);
 int pc_cmd_intx(int argc, char **argv);
 int pc_cmd_bench(int argc, char **argv);
+int pc_cmd_revoke(int argc, char **argv);
+int pc_cmd_holder(int argc, char **argv);
+int pc_cmd_dma_fs(int argc, char **argv);
+int pc_cmd_decode(int argc, char **argv);
 
 #endif /* PC_H */

@@ -28,6 +28,14 @@ static const struct {
 	{ "intx", "SOCKET", "INTx of the e1000: fire, mask, unmask (pc-intx.c)", pc_cmd_intx },
 	{ "bench", "SOCKET N", "MAP+UNMAP ns per entry: socket vs the DART model (pc-caps.c)",
 	  pc_cmd_bench },
+	{ "revoke", "SOCKET", "BAR0 mappings, the client's and a forked child's, fault "
+	  "after RELEASE and after the connection closes (pc-security.c)", pc_cmd_revoke },
+	{ "holder", "SOCKET", "CLAIM is BUSY while another process holds BAR0's descriptor "
+	  "or a mapping of it (pc-security.c)", pc_cmd_holder },
+	{ "dma-fs", "SOCKET", "DMA_MEMORY refuses a sysfs BAR file, takes a memfd "
+	  "(pc-security.c)", pc_cmd_dma_fs },
+	{ "decode", "SOCKET", "decode on at CLAIM and after RESET; decode off and D3hot "
+	  "DENIED (pc-security.c)", pc_cmd_decode },
 };
 
 static void usage(FILE *f)
