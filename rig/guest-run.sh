@@ -21,6 +21,7 @@
 #                                {NONCOHERENT_DTB} by the arm64 machine's device tree
 #                                without "dma-coherent": DMA is not cache-coherent)
 #   #@ timeout: 120              seconds before the guest is killed (default 180)
+#   #@ smp: 1                    vCPUs (default 2)
 #   #@ host-after: CMD           run on the host, in the checkout, once the guest has
 #                                stopped, with LOG set to the console log; its
 #                                "DP-TEST ok|not ok" lines count like the guest's,
@@ -222,7 +223,8 @@ arm64)
 		-M "virt${iommu:+,gic-version=3,iommu=smmuv3}" -cpu max,pauth-impdef=on)
 	console=ttyAMA0 ;;
 esac
-qemu+=(-accel tcg -smp 2 -m 1G -nodefaults)
+smp=$(header smp)
+qemu+=(-accel tcg -smp "${smp:-2}" -m 1G -nodefaults)
 if [[ $qemu_extra == *"{NONCOHERENT_DTB}"* ]]; then
 	# The same machine's own tree (-dtb must describe it exactly), minus coherence.
 	"${qemu[@]}" -machine dumpdtb="$out/$tname.dtb" >/dev/null 2>&1
