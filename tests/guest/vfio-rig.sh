@@ -17,6 +17,8 @@
 #@ qemu: -netdev user,id=n0 -device e1000e,netdev=n0,addr=5.0,romfile=
 #@ qemu: -netdev user,id=n1 -device e1000,netdev=n1,addr=6.0,romfile=
 #@ timeout: 120
+# One vCPU, as provider-l1.sh: binding to vfio-pci resets the functions.
+#@ smp: 1
 dp_check "IOMMU registered (/sys/class/iommu)" sh -c 'ls /sys/class/iommu | grep -q .'
 # VFIO also wants each function's MSIs kept apart: interrupt remapping on x86, the
 # GICv3's ITS on arm64 (this script passes on sid-arm64 too, by hand).
