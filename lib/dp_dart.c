@@ -245,6 +245,22 @@ int dp_dart_unmap(struct dp_dart *d, uint64_t iova, uint64_t len)
 	return PVDMA_S_OK;
 }
 
+int dp_req_check(unsigned int op, unsigned int flags, uint64_t gpa, uint32_t len,
+		 uint64_t iova, uint32_t mapped, uint32_t reserved)
+{
+	if (reserved)
+		return PVDMA_S_INVALID;
+	switch (op) {
+	case PVDMA_OP_MAP:
+		return !flags || (flags & ~(PVDMA_MAP_READ | PVDMA_MAP_WRITE)) || !len ||
+		       gpa + len < gpa || iova || mapped ? PVDMA_S_INVALID : PVDMA_S_OK;
+	case PVDMA_OP_UNMAP:
+		return flags || gpa || mapped ? PVDMA_S_INVALID : PVDMA_S_OK;
+	default:
+		return PVDMA_S_UNSUPPORTED;
+	}
+}
+
 static void dart_submit(void *host, struct dp_host_req *r)
 {
 	for (; r; r = r->next)

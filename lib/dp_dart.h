@@ -70,6 +70,15 @@ int dp_dart_map(struct dp_dart *d, uint64_t pa, uint64_t len, unsigned int perm,
  * returned and that len: anything else is PVDMA_S_NOT_FOUND and unmaps nothing.
  */
 int dp_dart_unmap(struct dp_dart *d, uint64_t iova, uint64_t len);
+/*
+ * The field rules of one pvdma request entry, wherever it is served (the QEMU device,
+ * the provider): values in CPU byte order. MAP: flags a non-empty subset of
+ * PVDMA_MAP_READ | PVDMA_MAP_WRITE, len non-zero, gpa + len not wrapping, iova and
+ * mapped zero; UNMAP: flags, gpa and mapped zero. PVDMA_S_OK, PVDMA_S_INVALID, or
+ * PVDMA_S_UNSUPPORTED for an unknown op.
+ */
+int dp_req_check(unsigned int op, unsigned int flags, uint64_t gpa, uint32_t len,
+		 uint64_t iova, uint32_t mapped, uint32_t reserved);
 /* The mapping containing iova, or NULL. */
 const struct dp_dart_mapping *dp_dart_lookup(const struct dp_dart *d, uint64_t iova);
 

@@ -672,9 +672,6 @@ static int dma_map(struct dp_prov_conn *c, struct pvdma_req *r)
 	uint64_t iova;
 	int st;
 
-	if (!r->flags || (r->flags & ~(PVDMA_MAP_READ | PVDMA_MAP_WRITE)) || !r->len ||
-	    r->gpa + r->len < r->gpa || r->iova || r->mapped)
-		return PROV_S_INVALID;
 	/* The memory is a granule multiple, so the pages around the range lie in it too. */
 	if (r->gpa > c->mem_size || r->len > c->mem_size - r->gpa)
 		return PROV_S_BAD_ADDRESS;
@@ -701,8 +698,6 @@ static int dma_unmap(struct dp_prov_conn *c, const struct pvdma_req *r)
 	uint64_t start = 0, size = 0;
 	int st;
 
-	if (r->flags || r->gpa || r->mapped)
-		return PROV_S_INVALID;
 	m = dp_dart_lookup(&c->dart, r->iova);
 	if (m) {
 		start = m->iova;
@@ -719,16 +714,12 @@ static int dma_unmap(struct dp_prov_conn *c, const struct pvdma_req *r)
 
 static int dma_entry(struct dp_prov_conn *c, struct pvdma_req *r)
 {
-	if (r->reserved)
-		return PROV_S_INVALID;
-	switch (r->op) {
-	case PVDMA_OP_MAP:
-		return dma_map(c, r);
-	case PVDMA_OP_UNMAP:
-		return dma_unmap(c, r);
-	default:
-		return PROV_S_UNSUPPORTED;
-	}
+	int st = dp_req_check(r->op, r->flags, r->gpa, r->len, r->iova, r->mapped,
+			      r->reserved);
+
+	if (st)
+		return st;
+	return r->op == PVDMA_OP_MAP ? dma_map(c, r) : dma_unmap(c, r);
 }
 
 static int op_dma(struct op_ctx *x)

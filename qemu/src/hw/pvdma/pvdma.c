@@ -19,6 +19,7 @@
 #include "system/memory.h"
 #include "system/reset.h"
 #include "pvdma.h"
+#include "dp_dart.h"
 #include "trace.h"
 
 /*
@@ -62,13 +63,6 @@ static int pvdma_do_map(PVDMAState *s, struct pvdma_req *r)
     uint32_t len = le32_to_cpu(r->len), mapped = 0;
     int st;
 
-    if (r->flags & ~(PVDMA_MAP_READ | PVDMA_MAP_WRITE) || !r->flags || !len ||
-        gpa + len < gpa || r->iova || r->mapped) {
-        qemu_log_mask(LOG_GUEST_ERROR, "pvdma: MAP with bad flags 0x%x, length 0x%x"
-                      " (at 0x%" PRIx64 ") or non-zero output fields\n",
-                      r->flags, len, gpa);
-        return pvdma_refuse(s, PVDMA_S_INVALID);
-    }
     if (!pvdma_range_is_ram(gpa, len)) {
         qemu_log_mask(LOG_GUEST_ERROR, "pvdma: MAP of 0x%" PRIx64 "+0x%x is not"
                       " entirely guest RAM\n", gpa, len);
@@ -90,10 +84,6 @@ static int pvdma_do_unmap(PVDMAState *s, struct pvdma_req *r)
     uint32_t len = le32_to_cpu(r->len);
     int st;
 
-    if (r->flags || r->gpa || r->mapped) {
-        qemu_log_mask(LOG_GUEST_ERROR, "pvdma: UNMAP with reserved fields set\n");
-        return pvdma_refuse(s, PVDMA_S_INVALID);
-    }
     st = s->backend->unmap(s, iova, len);
     trace_pvdma_unmap(iova, len, st);
     if (st == PVDMA_S_NOT_FOUND) {
@@ -105,19 +95,19 @@ static int pvdma_do_unmap(PVDMAState *s, struct pvdma_req *r)
 
 static int pvdma_do_req(PVDMAState *s, struct pvdma_req *r)
 {
-    if (r->reserved) {
-        qemu_log_mask(LOG_GUEST_ERROR, "pvdma: entry with reserved field set\n");
-        return pvdma_refuse(s, PVDMA_S_INVALID);
+    int st = dp_req_check(r->op, r->flags, le64_to_cpu(r->gpa), le32_to_cpu(r->len),
+                          le64_to_cpu(r->iova), le32_to_cpu(r->mapped),
+                          le32_to_cpu(r->reserved));
+
+    if (st) {
+        qemu_log_mask(LOG_GUEST_ERROR, "pvdma: %s entry (op %u, flags 0x%x, gpa 0x%"
+                      PRIx64 ", len 0x%x): %s\n", st == PVDMA_S_UNSUPPORTED ?
+                      "unknown" : "malformed", r->op, r->flags, le64_to_cpu(r->gpa),
+                      le32_to_cpu(r->len), st == PVDMA_S_UNSUPPORTED ? "unknown op" :
+                      "bad flags or length, or a reserved or output field set");
+        return pvdma_refuse(s, st);
     }
-    switch (r->op) {
-    case PVDMA_OP_MAP:
-        return pvdma_do_map(s, r);
-    case PVDMA_OP_UNMAP:
-        return pvdma_do_unmap(s, r);
-    default:
-        qemu_log_mask(LOG_GUEST_ERROR, "pvdma: unknown op %u\n", r->op);
-        return pvdma_refuse(s, PVDMA_S_UNSUPPORTED);
-    }
+    return r->op == PVDMA_OP_MAP ? pvdma_do_map(s, r) : pvdma_do_unmap(s, r);
 }
 
 /* Runs a whole batch before the doorbell write returns: the guest never waits. */
