@@ -35,7 +35,9 @@
 #   #@ bin: build/X build/Y      programs already built on the host, at /dp/bin/X: they
 #                                must be static (the guest has no C library, nothing is
 #                                copied with them); an arm64 guest gets build/arm64/X
-#                                (make ... B=build/arm64 CC=aarch64-linux-gnu-gcc)
+#                                (make ... B=build/arm64 CC=aarch64-linux-gnu-gcc, with
+#                                gcc-aarch64-linux-gnu and libc6-dev-arm64-cross, which
+#                                displace the gcc-multilib that rig/deps.sh installs)
 # Our own modules (build/mod/SERIES-ARCH/*.ko) are always included, under /dp/mod.
 # Inside the guest, tests/guest/lib.sh provides dp_check; the runner turns its lines into
 # "ok"/"not ok" and fails the run if the script does not reach its end. With a pvdma
