@@ -33,6 +33,7 @@ struct lx_region {
 	uint64_t size;
 	uint32_t flags;			/* PROV_REGION_* */
 	uint64_t page_off;		/* memory BAR: its start within its first page */
+	bool via_vfio;			/* memory BAR sysfs will not map: accessed through VFIO */
 	int fd;				/* sysfs resourceN lent by REGION_MAP; -1: none */
 	void *map;			/* the provider's own mapping of it; NULL: none */
 	uint64_t map_len;
@@ -46,6 +47,7 @@ struct lx_fn {
 	int config_fd;			/* sysfs config, read-only: reads while unclaimed */
 	uint64_t config_size;		/* 256, or 4096 with extended config space */
 	uint32_t reset_method;		/* PROV_RESET_*, from sysfs reset_method */
+	bool told_unmappable;		/* logged once that its BARs cannot be lent */
 	/* While claimed: */
 	struct lx_conn *conn;		/* NULL while free */
 	int device_fd;

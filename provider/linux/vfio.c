@@ -10,7 +10,9 @@
  * the VFIO config region, and a BAR is lent as a fresh open of its sysfs resource file.
  * The provider's own BAR accesses use a mapping of that same file, so vfio-pci never
  * requests the BAR's address range (which would make it busy, and sysfs mappings of it
- * fail under CONFIG_IO_STRICT_DEVMEM); I/O BARs and the ROM go through VFIO.
+ * fail under CONFIG_IO_STRICT_DEVMEM); I/O BARs and the ROM go through VFIO. A kernel
+ * whose vfio-pci requests every BAR when the device is opened (lx_sysfs_check) lends
+ * none: its memory BARs go through VFIO too.
  *
  * A lent descriptor can outlive the claim (kept, forked, passed on), so a release
  * revokes the BARs it reached (lx_revoke), and a CLAIM waits until no other process
@@ -589,6 +591,65 @@ static int lx_bar_kinds(struct lx_fn *f)
 	return i == PROV_REGION_ROM ? PROV_S_OK : PROV_S_IO;
 }
 
+/* Maps len bytes of f's BAR file resourceN from its start; MAP_FAILED with errno set. */
+static void *lx_bar_file_map(const struct lx_fn *f, uint32_t region, size_t len)
+{
+	char path[128], leaf[16];
+	void *map;
+	int fd, err;
+
+	snprintf(leaf, sizeof(leaf), "resource%u", region);
+	lx_path(path, sizeof(path), f, leaf);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return MAP_FAILED;
+	map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	err = errno;
+	close(fd);
+	errno = err;
+	return map;
+}
+
+/*
+ * Lending a memory BAR needs sysfs to map it while the provider has the VFIO device
+ * open; a BAR it does not map is not lent (no MMAP: the core refuses its REGION_MAP),
+ * and REGION_READ/WRITE reach it through VFIO, which reads its MSI-X table as all ones
+ * and drops writes to it. Linux 6.12's vfio-pci requests a BAR's address range only when
+ * a VFIO access first needs it; 7.2's requests every BAR when the device is opened
+ * (vfio_pci_core_enable), which zaps the BAR's sysfs mappings, and
+ * pci_mmap_resource refuses new ones (EINVAL) while the range is busy under
+ * CONFIG_IO_STRICT_DEVMEM (iomem_is_exclusive). Nothing else maps a BAR without VFIO's
+ * ioctls: the dma-buf VFIO exports of a BAR cannot be mapped.
+ */
+static void lx_sysfs_check(struct lx_fn *f)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	bool told = f->told_unmappable;
+	unsigned int i;
+
+	for (i = 0; i < PROV_REGION_ROM; i++) {
+		struct lx_region *r = &f->regions[i];
+		void *probe;
+
+		if (!r->size || (r->flags & PROV_REGION_IO))
+			continue;
+		probe = lx_bar_file_map(f, i, page);
+		if (probe != MAP_FAILED) {
+			munmap(probe, page);
+			continue;
+		}
+		r->via_vfio = true;
+		r->flags &= ~PROV_REGION_MMAP;
+		f->told_unmappable = true;
+		if (!told)
+			fprintf(stderr, LX_NAME ": %s: BAR%u: its sysfs file cannot be mapped while"
+				" VFIO has the function (%s%s): REGION_MAP refused, REGION_READ and"
+				" REGION_WRITE go through VFIO\n", f->bdf, i, strerror(errno),
+				errno == EINVAL ? ": this kernel's vfio-pci holds every BAR while"
+				" the device is open" : "");
+	}
+}
+
 /* Fills f's regions and interrupts from VFIO, and the claim reply's from them. */
 static int lx_describe(struct lx_fn *f, struct prov_claim_rep *rep)
 {
@@ -619,6 +680,7 @@ static int lx_describe(struct lx_fn *f, struct prov_claim_rep *rep)
 	st = lx_bar_kinds(f);
 	if (st)
 		return st;
+	lx_sysfs_check(f);
 	for (i = 0; i < PROV_IRQ_TYPES; i++) {
 		struct vfio_irq_info ii = { .argsz = sizeof(ii), .index = i };
 
@@ -1013,25 +1075,19 @@ static void *lx_bar(struct lx_fn *f, uint32_t region)
 {
 	struct lx_region *r = &f->regions[region];
 	long page = sysconf(_SC_PAGESIZE);
-	char path[128], leaf[16];
+	uint64_t len = DP_ALIGN_UP(r->page_off + r->size, (uint64_t)page);
 	void *map;
-	int fd;
 
 	if (r->map)
 		return (char *)r->map + r->page_off;
-	snprintf(leaf, sizeof(leaf), "resource%u", region);
-	lx_path(path, sizeof(path), f, leaf);
-	fd = open(path, O_RDWR | O_CLOEXEC);
-	if (fd < 0)
-		return NULL;
-	r->map_len = DP_ALIGN_UP(r->page_off + r->size, (uint64_t)page);
-	map = mmap(NULL, r->map_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	close(fd);
+	map = lx_bar_file_map(f, region, (size_t)len);
 	if (map == MAP_FAILED) {
-		fprintf(stderr, LX_NAME ": %s: mmap %s: %s\n", f->bdf, leaf, strerror(errno));
+		fprintf(stderr, LX_NAME ": %s: mmap resource%u: %s\n", f->bdf, region,
+			strerror(errno));
 		return NULL;
 	}
 	r->map = map;
+	r->map_len = len;
 	return (char *)map + r->page_off;
 }
 
@@ -1079,7 +1135,7 @@ static int lx_region_access(struct lx_fn *f, uint32_t region, uint64_t off, uint
 		return PROV_S_INVALID;
 	if (region == PROV_REGION_CONFIG)
 		return lx_config_access(f, (uint32_t)off, size, val, write);
-	if (region == PROV_REGION_ROM || (r->flags & PROV_REGION_IO))
+	if (region == PROV_REGION_ROM || (r->flags & PROV_REGION_IO) || r->via_vfio)
 		return lx_file_access(f->device_fd, r->offset + off, size, val, write);
 	bar = lx_bar(f, region);
 	if (!bar)
