@@ -72,7 +72,8 @@ enum prov_status {
 	PROV_S_BAD_BATCH = PVDMA_S_BAD_BATCH,	/* DMA: bad count, length or batch header */
 	PROV_S_VERSION = 10,		/* HELLO: major version differs */
 	PROV_S_NO_FUNCTION = 11,	/* no such function handle */
-	PROV_S_BUSY = 12,		/* claimed by another client */
+	PROV_S_BUSY = 12,		/* another connection has it, its IOMMU group, or
+					 * a BAR of it (Linux: a descriptor or mapping) */
 	PROV_S_NOT_CLAIMED = 13,	/* this client has not claimed the function */
 	PROV_S_DENIED = 14,		/* the filter or the region's flags refuse it */
 	PROV_S_BAD_FD = 15,		/* missing descriptor, or one of the wrong kind */
@@ -122,7 +123,7 @@ struct prov_limits {
 	pvdma_le32 reserved;
 };
 
-#define PROV_FN_CLAIMED		(1u << 0)	/* CLAIM would be BUSY now */
+#define PROV_FN_CLAIMED		(1u << 0)	/* another connection holds it */
 
 struct prov_function {
 	pvdma_le32 rid;		/* host requester ID: PVDMA_RID(segment, bus, devfn) */
@@ -199,7 +200,10 @@ struct prov_claim_rep {
 	struct prov_irq_info irqs[PROV_IRQ_TYPES];
 };
 
-/* CONFIG_READ and CONFIG_WRITE: naturally aligned 1, 2 or 4 bytes. */
+/*
+ * CONFIG_READ and CONFIG_WRITE: naturally aligned 1, 2 or 4 bytes within the
+ * function's config space (256 or 4096 bytes: PROV_REGION_CONFIG's size).
+ */
 struct prov_config_req {
 	pvdma_le32 offset;
 	pvdma_le32 size;
@@ -272,8 +276,8 @@ struct prov_irq_pending_rep {
 };
 
 /*
- * DMA_MEMORY: once per connection. Linux: one fd (memfd or shared file) of size
- * bytes, a granule multiple; base is zero. macOS: no fd; base is the client virtual
+ * DMA_MEMORY: once per connection. Linux: one fd of a memfd, tmpfs or hugetlbfs file
+ * of at least size bytes, a granule multiple; base is zero. macOS: no fd; base is the client virtual
  * address of the memory. DMA MAP entries then carry offsets into it in their gpa field.
  */
 struct prov_dma_memory_req {
