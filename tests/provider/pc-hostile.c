@@ -620,20 +620,28 @@ int pc_cmd_hostile(int argc, char **argv)
 		 (unsigned long long)k.refused, nrefused, (unsigned long long)k.live_mappings);
 	/*
 	 * A BAR descriptor outlives RELEASE and cannot be revoked: while A holds one, the
-	 * provider lends the NVMe to nobody else.
+	 * provider lends the NVMe to nobody else. Where CLAIM lends no BAR (no MMAP), its
+	 * REGION_MAP is a refusal, counted.
 	 */
-	st = pc_call_fds(&a, PROV_OP_REGION_MAP, nvme, &(struct prov_region_map_req){ 0 },
-			 sizeof(struct prov_region_map_req), NULL, 0,
-			 &(struct prov_region_map_rep){ 0 }, sizeof(struct prov_region_map_rep),
-			 &bar_fd);
-	pc_expect(st, PROV_S_OK, "REGION_MAP BAR0");
+	if (fa.claim.regions[PROV_REGION_BAR0].flags & PROV_REGION_MMAP) {
+		st = pc_call_fds(&a, PROV_OP_REGION_MAP, nvme, &(struct prov_region_map_req){ 0 },
+				 sizeof(struct prov_region_map_req), NULL, 0,
+				 &(struct prov_region_map_rep){ 0 },
+				 sizeof(struct prov_region_map_rep), &bar_fd);
+		pc_expect(st, PROV_S_OK, "REGION_MAP BAR0");
+	} else {
+		want(region_map(&a, nvme, PROV_REGION_BAR0, 0), PROV_S_DENIED,
+		     "REGION_MAP BAR0, which CLAIM did not mark MMAP");
+	}
 	pc_expect(req(&a, PROV_OP_RELEASE, nvme, NULL, 0, NULL, 0), PROV_S_OK, "RELEASE");
 	st = pc_counters(&a, &k);
 	pc_check(st == PROV_S_OK && k.live_mappings == 0,
 		 "COUNTERS: releasing its last function removes the connection's mappings"
 		 " (%llu live)", (unsigned long long)k.live_mappings);
 	checks_of("hostile B");
-	if (bar_fd >= 0) {
+	if (!(fa.claim.regions[PROV_REGION_BAR0].flags & PROV_REGION_MMAP)) {
+		pc_not_run_unmappable("hostile: BUSY while A holds its BAR descriptor");
+	} else if (bar_fd >= 0) {
 		want(req(&b, PROV_OP_CLAIM, nvme, NULL, 0, NULL, 0), PROV_S_BUSY,
 		     "CLAIM of the NVMe while A still holds its BAR descriptor");
 		close(bar_fd);

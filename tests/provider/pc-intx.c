@@ -24,12 +24,12 @@
 
 static uint32_t rd32(const struct pc_fn *f, uint32_t off)
 {
-	return *(volatile uint32_t *)(f->bar + off);
+	return pc_bar_rd32(f, off);
 }
 
 static void wr32(const struct pc_fn *f, uint32_t off, uint32_t v)
 {
-	*(volatile uint32_t *)(f->bar + off) = v;
+	pc_bar_wr32(f, off, v);
 }
 
 static void unmask(struct pc_conn *c, const struct pc_fn *f, const char *when)
@@ -98,7 +98,7 @@ int pc_cmd_intx(int argc, char **argv)
 		 irqs[PROV_IRQ_INTX].count, irqs[PROV_IRQ_MSI].count, irqs[PROV_IRQ_MSIX].count);
 	if (!pc_expect(pc_command_set(&c, fn, CMD_MEM), PROV_S_OK,
 		       "CONFIG_WRITE command: memory space") ||
-	    pc_map_bar(&c, &f, PROV_REGION_BAR0))
+	    pc_bar_open(&c, &f, PROV_REGION_BAR0))
 		return pc_exit();
 	status = rd32(&f, E1000_STATUS);
 	if (!pc_check(status != 0xffffffff, "BAR0 answers (STATUS 0x%x)", status))

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: (GPL-2.0 OR MIT)
 /*
  * NVMe through the provider, as a VMM would drive it: claim, BAR0 mapped from the
- * passed descriptor, admin queues in DMA memory at the bus addresses the provider chose,
+ * passed descriptor (or, where the provider lends no BAR, reached through
+ * REGION_READ/WRITE: pc_bar_open), admin queues in DMA memory at the bus addresses the provider chose,
  * MSI-X vector 0 on an eventfd, Identify Controller.
  *
  *   nvme SOCKET SERIAL    the whole round trip, then reset, unmap, release
@@ -73,12 +74,12 @@ struct nvme {
 
 static uint32_t rd32(struct nvme *n, uint32_t off)
 {
-	return *(volatile uint32_t *)(n->f.bar + off);
+	return pc_bar_rd32(&n->f, off);
 }
 
 static void wr32(struct nvme *n, uint32_t off, uint32_t v)
 {
-	*(volatile uint32_t *)(n->f.bar + off) = v;
+	pc_bar_wr32(&n->f, off, v);
 }
 
 static uint8_t *buf(struct nvme *n, unsigned int b)
@@ -108,7 +109,7 @@ static bool wait_ready(struct nvme *n, bool rdy)
 static int claim_nvme(struct nvme *n, const char *sock)
 {
 	const struct prov_region *bar0;
-	uint64_t vs_prov;
+	uint64_t vs_prov, cap_prov = 0;
 	uint32_t vs;
 	int fn;
 
@@ -124,11 +125,12 @@ static int claim_nvme(struct nvme *n, const char *sock)
 	if (pc_claim(&n->c, fn, &n->f))
 		return -1;
 	bar0 = &n->f.claim.regions[PROV_REGION_BAR0];
+	/* Mappable or not: the provider's choice (pc_bar_open checks either). */
 	pc_check(bar0->size && !(bar0->flags & PROV_REGION_IO) &&
-		 (bar0->flags & (PROV_REGION_MMAP | PROV_REGION_WRITE)) ==
-		 (PROV_REGION_MMAP | PROV_REGION_WRITE),
-		 "CLAIM: BAR0 is memory, writable, mappable (size 0x%llx, flags 0x%x)",
-		 (unsigned long long)bar0->size, bar0->flags);
+		 (bar0->flags & PROV_REGION_WRITE),
+		 "CLAIM: BAR0 is memory, writable (size 0x%llx, flags 0x%x: %smappable)",
+		 (unsigned long long)bar0->size, bar0->flags,
+		 bar0->flags & PROV_REGION_MMAP ? "" : "not ");
 	pc_check(n->f.claim.irqs[PROV_IRQ_MSIX].count >= 1 && bar0->hole_size,
 		 "CLAIM: MSI-X vectors (%u), their table a hole in BAR0 (0x%llx+0x%llx)",
 		 n->f.claim.irqs[PROV_IRQ_MSIX].count, (unsigned long long)bar0->hole_offset,
@@ -136,7 +138,7 @@ static int claim_nvme(struct nvme *n, const char *sock)
 	if (!pc_expect(pc_command_set(&n->c, fn, CMD_MEM_BM), PROV_S_OK,
 		       "CONFIG_WRITE command: memory space and bus master"))
 		return -1;
-	if (pc_map_bar(&n->c, &n->f, PROV_REGION_BAR0))
+	if (pc_bar_open(&n->c, &n->f, PROV_REGION_BAR0))
 		return -1;
 	n->cap = rd32(n, REG_CAP) | (uint64_t)rd32(n, REG_CAP + 4) << 32;
 	vs = rd32(n, REG_VS);
@@ -145,12 +147,17 @@ static int claim_nvme(struct nvme *n, const char *sock)
 	/* MQES, TO non-zero; the NVM command set; 4 KiB pages allowed; version 1.x. */
 	if (!pc_check((n->cap & 0xffff) && (n->cap >> 24 & 0xff) && (n->cap >> 37 & 1) &&
 		      !(n->cap >> 48 & 0xf) && vs >> 16 == 1 && vs != 0xffffffff,
-		      "BAR0 through the mapping: CAP and VS are sane"))
+		      "BAR0 (%s): CAP and VS are sane", n->f.bar ? "mapped" : "REGION_READ"))
 		return -1;
 	pc_expect(pc_region_read(&n->c, fn, PROV_REGION_BAR0, REG_VS, 4, &vs_prov), PROV_S_OK,
 		  "REGION_READ of VS");
-	pc_check(vs_prov == vs, "REGION_READ of VS equals the mapping's (0x%llx)",
+	pc_check(vs_prov == vs, "REGION_READ of VS equals the 4-byte access's (0x%llx)",
 		 (unsigned long long)vs_prov);
+	/* 8 bytes at once (split in two, low first, where VFIO serves it): the same CAP. */
+	pc_expect(pc_region_read(&n->c, fn, PROV_REGION_BAR0, REG_CAP, 8, &cap_prov), PROV_S_OK,
+		  "REGION_READ of CAP, 8 bytes");
+	pc_check(cap_prov == n->cap, "REGION_READ of CAP, 8 bytes, equals its two halves "
+		 "(0x%016llx)", (unsigned long long)cap_prov);
 	return 0;
 }
 
@@ -275,7 +282,7 @@ static void teardown(struct nvme *n)
 			 "RESET reports its method (%u: %s)", rr.method,
 			 rr.method == PROV_RESET_FLR ? "FLR" : rr.method == PROV_RESET_BUS ?
 			 "bus" : rr.method == PROV_RESET_PM ? "PM" : "?");
-	/* A reset controller is disabled, and its BAR still answers through the mapping. */
+	/* A reset controller is disabled, and its BAR still answers. */
 	pc_check(rd32(n, REG_CC) == 0 && rd32(n, REG_VS) >> 16 == 1,
 		 "after RESET: CC 0x%x, VS 0x%x", rd32(n, REG_CC), rd32(n, REG_VS));
 	for (i = 0; i < n->nbufs; i++)

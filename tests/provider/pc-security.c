@@ -8,13 +8,15 @@
  *   revoke SOCKET    the NVMe's BAR0, mapped from REGION_MAP's descriptor, reads CAP;
  *                    once the function is released (RELEASE, then a closed connection)
  *                    the client's mapping and the one a forked child inherited fault
- *                    (SIGBUS); the revoked mapping, while it stays, keeps CLAIM BUSY
+ *                    (SIGBUS); the revoked mapping, while it stays, keeps CLAIM BUSY.
+ *                    Not run where CLAIM lends no BAR (no MMAP, REGION_MAP DENIED)
  *   holder SOCKET    CLAIM is BUSY while another process holds BAR0: the descriptor in
  *                    a forked child; the mapping it made of it after the release, the
  *                    descriptor closed; a thread's unshared descriptor table; a mapping
  *                    in a process whose first thread has exited. OK once it is gone.
  *                    Says "DP-INFO holder: pid N: descriptor|mapping|thread|zombie" for
- *                    each: the script checks that the provider's log names the pid
+ *                    each: the script checks that the provider's log names the pid.
+ *                    Not run where CLAIM lends no BAR
  *   dma-fs SOCKET    DMA_MEMORY with the NVMe's sysfs BAR0 file: BAD_FD; a memfd: OK
  *   decode SOCKET    decode on right after CLAIM and after RESET, each time turned off
  *                    through sysfs just before (the reset's restore of config space
@@ -201,7 +203,15 @@ int pc_cmd_revoke(int argc, char **argv)
 	if (pc_open(&c, argv[0]))
 		return pc_exit();
 	fn = nvme_fn(&c);
-	if (fn < 0 || pc_claim(&c, fn, &f) || pc_map_bar(&c, &f, PROV_REGION_BAR0))
+	if (fn < 0 || pc_claim(&c, fn, &f))
+		goto out;
+	if (!pc_bar_mappable(&c, &f, PROV_REGION_BAR0)) {
+		pc_not_run_unmappable("revoke: no BAR mapping to revoke");
+		pc_expect(pc_call(&c, PROV_OP_RELEASE, fn, NULL, 0, NULL, 0), PROV_S_OK,
+			  "RELEASE");
+		goto out;
+	}
+	if (pc_map_bar(&c, &f, PROV_REGION_BAR0))
 		goto out;
 	revoke_at(&c, argv[0], &f, false);
 	/* A revoked mapping is still a mapping of the BAR file, and this process not the provider. */
@@ -399,6 +409,12 @@ int pc_cmd_holder(int argc, char **argv)
 	fn = nvme_fn(&c);
 	if (fn < 0 || pc_claim(&c, fn, &f))
 		goto out;
+	if (!pc_bar_mappable(&c, &f, PROV_REGION_BAR0)) {
+		pc_not_run_unmappable("holder: no BAR descriptor for another process to hold");
+		pc_expect(pc_call(&c, PROV_OP_RELEASE, fn, NULL, 0, NULL, 0), PROV_S_OK,
+			  "RELEASE");
+		goto out;
+	}
 
 	/* A descriptor kept, then a mapping made of it after the release. */
 	if (lend(&c, fn, &ag, "kept descriptor"))

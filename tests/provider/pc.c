@@ -569,6 +569,66 @@ void pc_unmap_bar(struct pc_fn *f)
 	f->bar = NULL;
 }
 
+bool pc_bar_mappable(struct pc_conn *c, const struct pc_fn *f, uint32_t region)
+{
+	struct prov_region_map_req req = { .region = region };
+	struct prov_region_map_rep rep;
+	int fd = -1, st;
+
+	if (f->claim.regions[region].flags & PROV_REGION_MMAP)
+		return true;
+	st = pc_call_fds(c, PROV_OP_REGION_MAP, f->fn, &req, sizeof(req), NULL, 0, &rep,
+			 sizeof(rep), &fd);
+	if (fd >= 0)
+		close(fd);
+	pc_expect(st, PROV_S_DENIED, "REGION_MAP BAR%u, which CLAIM did not mark MMAP", region);
+	return false;
+}
+
+void pc_not_run_unmappable(const char *what)
+{
+	printf("# not run: BAR0 is not mappable on this kernel (%s)\n", what);
+	fflush(stdout);
+}
+
+int pc_bar_open(struct pc_conn *c, struct pc_fn *f, uint32_t region)
+{
+	f->conn = c;
+	f->bar_region = region;
+	if (pc_bar_mappable(c, f, region))
+		return pc_map_bar(c, f, region);
+	printf("# BAR%u not MMAP on this kernel: reached through REGION_READ/WRITE\n", region);
+	return PROV_S_OK;
+}
+
+uint32_t pc_bar_rd32(const struct pc_fn *f, uint64_t off)
+{
+	uint64_t v = ~0ull;
+	int st;
+
+	if (f->bar)
+		return *(volatile uint32_t *)(f->bar + off);
+	st = pc_region_read(f->conn, f->fn, f->bar_region, off, 4, &v);
+	if (st != PROV_S_OK)
+		pc_expect(st, PROV_S_OK, "REGION_READ of BAR%u at 0x%llx", f->bar_region,
+			  (unsigned long long)off);
+	return st == PROV_S_OK ? (uint32_t)v : ~0u;
+}
+
+void pc_bar_wr32(const struct pc_fn *f, uint64_t off, uint32_t val)
+{
+	int st;
+
+	if (f->bar) {
+		*(volatile uint32_t *)(f->bar + off) = val;
+		return;
+	}
+	st = pc_region_write(f->conn, f->fn, f->bar_region, off, 4, val);
+	if (st != PROV_S_OK)
+		pc_expect(st, PROV_S_OK, "REGION_WRITE of BAR%u at 0x%llx", f->bar_region,
+			  (unsigned long long)off);
+}
+
 int pc_command_set(struct pc_conn *c, uint32_t fn, uint16_t bits)
 {
 	uint32_t cmd;

@@ -114,12 +114,14 @@ int pc_region_write(struct pc_conn *c, uint32_t fn, uint32_t region, uint64_t of
 int pc_irq_set(struct pc_conn *c, uint32_t fn, uint32_t type, uint32_t action,
 	       uint32_t start, uint32_t count, const int *fds, unsigned int nfds);
 
-/* A claimed function and what the client mapped of it. */
+/* A claimed function and how the client reaches its BAR (pc_bar_open). */
 struct pc_fn {
 	uint32_t fn;
 	struct prov_claim_rep claim;
 	volatile uint8_t *bar;		/* REGION_MAP of the region mapped, or NULL */
 	uint64_t bar_size;
+	struct pc_conn *conn;		/* REGION_READ/WRITE's, when bar is NULL */
+	uint32_t bar_region;		/* the region pc_bar_rd32/wr32 reach */
 };
 
 /*
@@ -130,6 +132,20 @@ int pc_claim(struct pc_conn *c, uint32_t fn, struct pc_fn *f);
 /* REGION_MAP of a memory BAR and mmap of the passed fd, checked. */
 int pc_map_bar(struct pc_conn *c, struct pc_fn *f, uint32_t region);
 void pc_unmap_bar(struct pc_fn *f);
+/*
+ * A memory BAR as a VMM reaches it: mapped (pc_map_bar) when the claim gave it
+ * PROV_REGION_MMAP; otherwise its REGION_MAP must be DENIED (checked), and
+ * pc_bar_rd32/wr32 go through REGION_READ/WRITE (the Linux provider on kernels whose
+ * vfio-pci holds every BAR while the device is open: docs/specs/provider.rst).
+ */
+int pc_bar_open(struct pc_conn *c, struct pc_fn *f, uint32_t region);
+/* Whether region has PROV_REGION_MMAP; if not, checks that its REGION_MAP is DENIED. */
+bool pc_bar_mappable(struct pc_conn *c, const struct pc_fn *f, uint32_t region);
+/* The line a scenario that needs a lent BAR prints instead of its checks. */
+void pc_not_run_unmappable(const char *what);
+/* 4-byte accesses to the opened BAR; a refused REGION_READ/WRITE is a failed check. */
+uint32_t pc_bar_rd32(const struct pc_fn *f, uint64_t off);
+void pc_bar_wr32(const struct pc_fn *f, uint64_t off, uint32_t val);
 /* Sets bits in the command register through CONFIG_WRITE. */
 int pc_command_set(struct pc_conn *c, uint32_t fn, uint16_t bits);
 
@@ -179,5 +195,7 @@ int pc_cmd_revoke(int argc, char **argv);
 int pc_cmd_holder(int argc, char **argv);
 int pc_cmd_dma_fs(int argc, char **argv);
 int pc_cmd_decode(int argc, char **argv);
+int pc_cmd_group(int argc, char **argv);
+int pc_cmd_conn_limit(int argc, char **argv);
 
 #endif /* PC_H */

@@ -29,13 +29,16 @@ static const struct {
 	{ "bench", "SOCKET N", "MAP+UNMAP ns per entry: socket vs the DART model (pc-caps.c)",
 	  pc_cmd_bench },
 	{ "revoke", "SOCKET", "BAR0 mappings, the client's and a forked child's, fault "
-	  "after RELEASE and after the connection closes (pc-security.c)", pc_cmd_revoke },
+	  "after RELEASE and after the connection closes; not run where no BAR is lent "
+	  "(pc-security.c)", pc_cmd_revoke },
 	{ "holder", "SOCKET", "CLAIM is BUSY while another process holds BAR0's descriptor "
-	  "or a mapping of it (pc-security.c)", pc_cmd_holder },
+	  "or a mapping of it; not run where no BAR is lent (pc-security.c)", pc_cmd_holder },
 	{ "dma-fs", "SOCKET", "DMA_MEMORY refuses a sysfs BAR file, takes a memfd "
 	  "(pc-security.c)", pc_cmd_dma_fs },
 	{ "decode", "SOCKET", "decode on at CLAIM and after RESET; decode off and D3hot "
 	  "DENIED (pc-security.c)", pc_cmd_decode },
+	{ "group", "SOCKET", "one IOMMU group, two functions: BUSY across connections (pc-limits.c)", pc_cmd_group },
+	{ "conn-limit", "SOCKET", "64 connections served, the 65th waits (pc-limits.c)", pc_cmd_conn_limit },
 };
 
 static void usage(FILE *f)
