@@ -134,7 +134,7 @@ unlent="${nvme}: BAR0: its sysfs file cannot be mapped while VFIO has the functi
 client revoke "$sock"
 client holder "$sock"
 if grep -q '^# not run: BAR0 is not mappable' /tmp/client.out; then
-	dp_check "holder not run: the provider's log says the NVMe's BAR0 cannot be mapped" \
+	dp_check "no BAR lent: the provider's log says the NVMe's BAR0 cannot be mapped" \
 		grep -qF "$unlent" "$plog"
 	echo "# not run: the provider's log naming each holder (no BAR lent)"
 else

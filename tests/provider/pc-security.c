@@ -66,6 +66,23 @@ static int nvme_fn(struct pc_conn *c)
 	return fn;
 }
 
+/*
+ * Claims the NVMe for a check that needs its BAR0 lent; where this kernel lends no
+ * BAR, says the check is not run and gives the NVMe back. The handle, or -1.
+ */
+static int claim_lent_nvme(struct pc_conn *c, struct pc_fn *f, const char *why)
+{
+	int fn = nvme_fn(c);
+
+	if (fn < 0 || pc_claim(c, fn, f))
+		return -1;
+	if (pc_bar_mappable(c, f, PROV_REGION_BAR0))
+		return fn;
+	pc_not_run_unmappable(why);
+	pc_expect(pc_call(c, PROV_OP_RELEASE, fn, NULL, 0, NULL, 0), PROV_S_OK, "RELEASE");
+	return -1;
+}
+
 /* ---- Faults ---- */
 
 static sigjmp_buf fault_jb;
@@ -202,15 +219,9 @@ int pc_cmd_revoke(int argc, char **argv)
 		return 2;
 	if (pc_open(&c, argv[0]))
 		return pc_exit();
-	fn = nvme_fn(&c);
-	if (fn < 0 || pc_claim(&c, fn, &f))
+	fn = claim_lent_nvme(&c, &f, "revoke: no BAR mapping to revoke");
+	if (fn < 0)
 		goto out;
-	if (!pc_bar_mappable(&c, &f, PROV_REGION_BAR0)) {
-		pc_not_run_unmappable("revoke: no BAR mapping to revoke");
-		pc_expect(pc_call(&c, PROV_OP_RELEASE, fn, NULL, 0, NULL, 0), PROV_S_OK,
-			  "RELEASE");
-		goto out;
-	}
 	if (pc_map_bar(&c, &f, PROV_REGION_BAR0))
 		goto out;
 	revoke_at(&c, argv[0], &f, false);
@@ -406,15 +417,9 @@ int pc_cmd_holder(int argc, char **argv)
 		return 2;
 	if (pc_open(&c, argv[0]))
 		return pc_exit();
-	fn = nvme_fn(&c);
-	if (fn < 0 || pc_claim(&c, fn, &f))
+	fn = claim_lent_nvme(&c, &f, "holder: no BAR descriptor for another process to hold");
+	if (fn < 0)
 		goto out;
-	if (!pc_bar_mappable(&c, &f, PROV_REGION_BAR0)) {
-		pc_not_run_unmappable("holder: no BAR descriptor for another process to hold");
-		pc_expect(pc_call(&c, PROV_OP_RELEASE, fn, NULL, 0, NULL, 0), PROV_S_OK,
-			  "RELEASE");
-		goto out;
-	}
 
 	/* A descriptor kept, then a mapping made of it after the release. */
 	if (lend(&c, fn, &ag, "kept descriptor"))
