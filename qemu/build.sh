@@ -78,8 +78,8 @@ prepare_tree() {
 		ln -sfn "$top/qemu/src/$f" "$src/$f"
 	done
 	# The emulated DART is lib/'s model, compiled into the device as it is into the
-	# simulator (the wire header is a checked-in copy: qemu/src/hw/pvdma/pvdma_proto.h).
-	for f in "$top"/lib/dp_*.[ch]; do
+	# simulator; the wire headers are include/'s, the single source.
+	for f in "$top"/lib/dp_*.[ch] "$top"/include/*.h; do
 		ln -sfn "$f" "$src/hw/pvdma/$(basename "$f")"
 	done
 }
