@@ -6,7 +6,10 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include "qemu/osdep.h"
+#include "qemu/target-info.h"
+#include "qemu/units.h"
 #include "qapi/error.h"
+#include "hw/boards.h"
 #include "system/address-spaces.h"
 #include "system/memory.h"
 #include "hw/pci/pci.h"
@@ -117,16 +120,77 @@ static const PCIIOMMUOps pvdma_dart_iommu_ops = {
     .get_address_space = pvdma_dart_get_as,
 };
 
+/*
+ * Bus addresses the host hands out must reach the IOMMU: a DMA address inside a PCI
+ * host bridge window is routed to the device there (QEMU's devices check this too),
+ * and a write to the interrupt controller's doorbell is an MSI. Known machines get an
+ * aperture clear of their MMIO windows and an MSI window that writes pass through
+ * untranslated (as a DART's MSI bypass and virtio-iommu's reserved MSI region do);
+ * other machines must set aperture-base/-size (and msi-base/-size if they have MSI).
+ */
+static bool pvdma_machine_windows(PVDMAState *s, Error **errp)
+{
+    Object *machine = OBJECT(qdev_get_machine());
+    uint64_t ap_base = 0, ap_size = 0, msi_base = 0, msi_size = 0;
+
+    if (object_dynamic_cast(machine, MACHINE_TYPE_NAME("x86"))) {
+        /* Below 2 GiB: under the 32-bit PCI hole of pc and q35 at any RAM size. */
+        ap_base = 256 * MiB;
+        ap_size = 2 * GiB - 256 * MiB;
+        msi_base = 0xfee00000;              /* the APIC's MSI window */
+        msi_size = 1 * MiB;
+    } else if (object_dynamic_cast(machine, MACHINE_TYPE_NAME("virt")) &&
+               !strcmp(target_name(), "aarch64")) {
+        /*
+         * arm virt: above its low PCIe MMIO/ECAM (< 1 GiB), below 4 GiB for devices
+         * with 32-bit DMA; its high windows start at 256 GiB.
+         */
+        ap_base = 1 * GiB;
+        ap_size = 3 * GiB;
+        msi_base = 0x08020000;              /* GICv2m frame .. ITS */
+        msi_size = 0x80000;
+    } else if (s->aperture_base == UINT64_MAX || !s->aperture_size) {
+        error_setg(errp, "pvdma: no default aperture for machine type %s; set"
+                   " aperture-base and aperture-size clear of its PCI MMIO windows",
+                   object_get_typename(machine));
+        return false;
+    }
+    if (s->aperture_base == UINT64_MAX) {
+        s->aperture_base = ap_base;
+    }
+    if (!s->aperture_size) {
+        s->aperture_size = ap_size;
+    }
+    if (s->msi_base == UINT64_MAX) {
+        s->msi_base = msi_base;
+        s->msi_size = msi_size;
+    }
+    return true;
+}
+
 static bool pvdma_dart_init(PVDMAState *s, Error **errp)
 {
-    struct dp_dart_config cfg = {
+    struct dp_dart_config cfg;
+
+    if (!pvdma_machine_windows(s, errp)) {
+        return false;
+    }
+    if (s->msi_size && (s->msi_base + s->msi_size < s->msi_base ||
+        (s->msi_base < s->aperture_base + s->aperture_size &&
+         s->aperture_base < s->msi_base + s->msi_size))) {
+        error_setg(errp, "pvdma: the aperture [0x%" PRIx64 ", 0x%" PRIx64 ") overlaps"
+                   " the MSI window [0x%" PRIx64 ", 0x%" PRIx64 ")", s->aperture_base,
+                   s->aperture_base + s->aperture_size, s->msi_base,
+                   s->msi_base + s->msi_size);
+        return false;
+    }
+    cfg = (struct dp_dart_config) {
         .aperture_base = s->aperture_base,
         .aperture_size = s->aperture_size,
         .granule_shift = s->granule_shift,
         .max_mappings = s->max_mappings,
         .max_bytes = s->max_bytes,
     };
-
     s->dart = g_new0(PVDMADart, 1);
     if (dp_dart_init(&s->dart->dart, &cfg) != PVDMA_S_OK) {
         error_setg(errp, "pvdma: granule-shift must be 12..30 and aperture-base and"
@@ -190,6 +254,30 @@ static void pvdma_dart_counters(PVDMAState *s, PVDMACounters *c)
     };
 }
 
+typedef struct PVDMADartVisit {
+    void (*fn)(PCIDevice *dev, void *opaque);
+    void *opaque;
+} PVDMADartVisit;
+
+static void pvdma_dart_visit(PCIBus *bus, PCIDevice *dev, void *opaque)
+{
+    PVDMADartVisit *v = opaque;
+
+    v->fn(dev, v->opaque);
+}
+
+/* The emulated DART translates the devices on the managed bus. */
+static void pvdma_dart_foreach_managed(PVDMAState *s,
+                                       void (*fn)(PCIDevice *dev, void *opaque),
+                                       void *opaque)
+{
+    PVDMADartVisit v = { .fn = fn, .opaque = opaque };
+
+    if (s->managed_bus) {
+        pci_for_each_device_under_bus(s->managed_bus, pvdma_dart_visit, &v);
+    }
+}
+
 const PVDMABackendOps pvdma_dart_backend = {
     .name = "emulated",
     .init = pvdma_dart_init,
@@ -199,6 +287,7 @@ const PVDMABackendOps pvdma_dart_backend = {
     .reset = pvdma_dart_reset,
     .limits = pvdma_dart_limits,
     .counters = pvdma_dart_counters,
+    .foreach_managed = pvdma_dart_foreach_managed,
 };
 
 static void pvdma_iommu_memory_region_class_init(ObjectClass *klass, const void *data)

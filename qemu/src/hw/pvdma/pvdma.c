@@ -10,9 +10,7 @@
 #include "qemu/units.h"
 #include "qapi/error.h"
 #include "qapi/visitor.h"
-#include "hw/boards.h"
 #include "hw/qdev-properties.h"
-#include "qemu/target-info.h"
 #include "migration/blocker.h"
 #include "monitor/hmp.h"
 #include "monitor/monitor.h"
@@ -57,57 +55,99 @@ static int pvdma_refuse(PVDMAState *s, int status)
     return status;
 }
 
-static int pvdma_do_map(PVDMAState *s, struct pvdma_req *r)
+/*
+ * The rules every entry meets before any backend sees it: well formed, and a MAP's
+ * range entirely guest RAM. Returns the entry's status.
+ */
+static int pvdma_check_req(PVDMAState *s, const struct pvdma_req *r)
 {
-    uint64_t gpa = le64_to_cpu(r->gpa), iova = 0;
-    uint32_t len = le32_to_cpu(r->len), mapped = 0;
-    int st;
-
-    if (!pvdma_range_is_ram(gpa, len)) {
-        qemu_log_mask(LOG_GUEST_ERROR, "pvdma: MAP of 0x%" PRIx64 "+0x%x is not"
-                      " entirely guest RAM\n", gpa, len);
-        return pvdma_refuse(s, PVDMA_S_BAD_ADDRESS);
-    }
-    st = s->backend->map(s, gpa, len, r->flags, &iova, &mapped);
-    trace_pvdma_map(gpa, len, r->flags, iova, mapped, st);
-    if (st) {
-        return pvdma_refuse(s, st);
-    }
-    r->iova = cpu_to_le64(iova);
-    r->mapped = cpu_to_le32(mapped);
-    return PVDMA_S_OK;
-}
-
-static int pvdma_do_unmap(PVDMAState *s, struct pvdma_req *r)
-{
-    uint64_t iova = le64_to_cpu(r->iova);
+    uint64_t gpa = le64_to_cpu(r->gpa);
     uint32_t len = le32_to_cpu(r->len);
-    int st;
-
-    st = s->backend->unmap(s, iova, len);
-    trace_pvdma_unmap(iova, len, st);
-    if (st == PVDMA_S_NOT_FOUND) {
-        qemu_log_mask(LOG_GUEST_ERROR, "pvdma: UNMAP of 0x%" PRIx64 "+0x%x, which"
-                      " is not a live mapping\n", iova, len);
-    }
-    return st ? pvdma_refuse(s, st) : PVDMA_S_OK;
-}
-
-static int pvdma_do_req(PVDMAState *s, struct pvdma_req *r)
-{
-    int st = dp_req_check(r->op, r->flags, le64_to_cpu(r->gpa), le32_to_cpu(r->len),
-                          le64_to_cpu(r->iova), le32_to_cpu(r->mapped),
-                          le32_to_cpu(r->reserved));
+    int st = dp_req_check(r->op, r->flags, gpa, len, le64_to_cpu(r->iova),
+                          le32_to_cpu(r->mapped), le32_to_cpu(r->reserved));
 
     if (st) {
         qemu_log_mask(LOG_GUEST_ERROR, "pvdma: %s entry (op %u, flags 0x%x, gpa 0x%"
                       PRIx64 ", len 0x%x): %s\n", st == PVDMA_S_UNSUPPORTED ?
-                      "unknown" : "malformed", r->op, r->flags, le64_to_cpu(r->gpa),
-                      le32_to_cpu(r->len), st == PVDMA_S_UNSUPPORTED ? "unknown op" :
+                      "unknown" : "malformed", r->op, r->flags, gpa, len,
+                      st == PVDMA_S_UNSUPPORTED ? "unknown op" :
                       "bad flags or length, or a reserved or output field set");
         return pvdma_refuse(s, st);
     }
-    return r->op == PVDMA_OP_MAP ? pvdma_do_map(s, r) : pvdma_do_unmap(s, r);
+    if (r->op == PVDMA_OP_MAP && !pvdma_range_is_ram(gpa, len)) {
+        qemu_log_mask(LOG_GUEST_ERROR, "pvdma: MAP of 0x%" PRIx64 "+0x%x is not"
+                      " entirely guest RAM\n", gpa, len);
+        return pvdma_refuse(s, PVDMA_S_BAD_ADDRESS);
+    }
+    return PVDMA_S_OK;
+}
+
+/* A backend that maps entry by entry. */
+static void pvdma_serve_req(PVDMAState *s, struct pvdma_req *r)
+{
+    uint64_t iova = 0;
+    uint32_t mapped = 0;
+    int st;
+
+    if (r->op == PVDMA_OP_MAP) {
+        st = s->backend->map(s, le64_to_cpu(r->gpa), le32_to_cpu(r->len), r->flags,
+                             &iova, &mapped);
+        if (st == PVDMA_S_OK) {
+            r->iova = cpu_to_le64(iova);
+            r->mapped = cpu_to_le32(mapped);
+        }
+    } else {
+        st = s->backend->unmap(s, le64_to_cpu(r->iova), le32_to_cpu(r->len));
+    }
+    r->status = cpu_to_le16(st);
+}
+
+/* Traces the backend's answer to an entry and counts a refusal. */
+static void pvdma_complete_req(PVDMAState *s, const struct pvdma_req *r)
+{
+    uint64_t iova = le64_to_cpu(r->iova);
+    uint32_t len = le32_to_cpu(r->len);
+    int st = le16_to_cpu(r->status);
+
+    if (r->op == PVDMA_OP_MAP) {
+        trace_pvdma_map(le64_to_cpu(r->gpa), len, r->flags, iova,
+                        le32_to_cpu(r->mapped), st);
+    } else {
+        trace_pvdma_unmap(iova, len, st);
+        if (st == PVDMA_S_NOT_FOUND) {
+            qemu_log_mask(LOG_GUEST_ERROR, "pvdma: UNMAP of 0x%" PRIx64 "+0x%x, which"
+                          " is not a live mapping\n", iova, len);
+        }
+    }
+    if (st) {
+        pvdma_refuse(s, st);
+    }
+}
+
+/* Checks every entry, then hands the valid ones to the backend, at once if it can. */
+static void pvdma_serve_batch(PVDMAState *s, uint32_t count)
+{
+    uint32_t i, n = 0;
+
+    for (i = 0; i < count; i++) {
+        struct pvdma_req *r = &s->reqs[i];
+        int st = pvdma_check_req(s, r);
+
+        if (st) {
+            r->status = cpu_to_le16(st);
+        } else if (s->backend->batch) {
+            s->pending[n++] = r;
+        } else {
+            pvdma_serve_req(s, r);
+            pvdma_complete_req(s, r);
+        }
+    }
+    if (n) {
+        s->backend->batch(s, s->pending, n);
+        for (i = 0; i < n; i++) {
+            pvdma_complete_req(s, s->pending[i]);
+        }
+    }
 }
 
 /* Runs a whole batch before the doorbell write returns: the guest never waits. */
@@ -116,7 +156,7 @@ static int pvdma_doorbell(PVDMAState *s, uint32_t pfn)
     PCIDevice *pdev = PCI_DEVICE(s);
     uint64_t base = (uint64_t)pfn * PVDMA_BATCH_ALIGN;
     struct pvdma_batch hdr;
-    uint32_t i, count;
+    uint32_t count;
     int st = PVDMA_S_OK;
 
     s->doorbells++;
@@ -146,9 +186,7 @@ static int pvdma_doorbell(PVDMAState *s, uint32_t pfn)
     hdr.done = 0;
     if (st == PVDMA_S_OK) {
         qemu_mutex_lock(&s->lock);
-        for (i = 0; i < count; i++) {
-            s->reqs[i].status = cpu_to_le16(pvdma_do_req(s, &s->reqs[i]));
-        }
+        pvdma_serve_batch(s, count);
         qemu_mutex_unlock(&s->lock);
         s->entries += count;
         hdr.done = cpu_to_le32(count);
@@ -159,7 +197,7 @@ static int pvdma_doorbell(PVDMAState *s, uint32_t pfn)
     return st;
 }
 
-static void pvdma_collect_managed(PCIBus *bus, PCIDevice *dev, void *opaque)
+static void pvdma_collect_managed(PCIDevice *dev, void *opaque)
 {
     PVDMAState *s = opaque;
 
@@ -173,9 +211,7 @@ static void pvdma_collect_managed(PCIBus *bus, PCIDevice *dev, void *opaque)
 static void pvdma_scan_managed(PVDMAState *s)
 {
     s->managed_count = 0;
-    if (s->managed_bus) {
-        pci_for_each_device_under_bus(s->managed_bus, pvdma_collect_managed, s);
-    }
+    s->backend->foreach_managed(s, pvdma_collect_managed, s);
 }
 
 static void pvdma_reset_mappings(PVDMAState *s)
@@ -326,83 +362,29 @@ void pvdma_record_fault(PVDMAState *s, uint32_t rid, uint64_t addr, uint32_t fla
                   flags & PVDMA_FAULT_PERM ? "wrong direction" : "not mapped");
 }
 
-/*
- * Bus addresses the host hands out must reach the IOMMU: a DMA address inside a PCI
- * host bridge window is routed to the device there (QEMU's devices check this too),
- * and a write to the interrupt controller's doorbell is an MSI. Known machines get an
- * aperture clear of their MMIO windows and an MSI window that writes pass through
- * untranslated (as a DART's MSI bypass and virtio-iommu's reserved MSI region do);
- * other machines must set aperture-base/-size (and msi-base/-size if they have MSI).
- */
-static bool pvdma_machine_windows(PVDMAState *s, Error **errp)
-{
-    Object *machine = OBJECT(qdev_get_machine());
-    uint64_t ap_base = 0, ap_size = 0, msi_base = 0, msi_size = 0;
-
-    if (object_dynamic_cast(machine, MACHINE_TYPE_NAME("x86"))) {
-        /* Below 2 GiB: under the 32-bit PCI hole of pc and q35 at any RAM size. */
-        ap_base = 256 * MiB;
-        ap_size = 2 * GiB - 256 * MiB;
-        msi_base = 0xfee00000;              /* the APIC's MSI window */
-        msi_size = 1 * MiB;
-    } else if (object_dynamic_cast(machine, MACHINE_TYPE_NAME("virt")) &&
-               !strcmp(target_name(), "aarch64")) {
-        /*
-         * arm virt: above its low PCIe MMIO/ECAM (< 1 GiB), below 4 GiB for devices
-         * with 32-bit DMA; its high windows start at 256 GiB.
-         */
-        ap_base = 1 * GiB;
-        ap_size = 3 * GiB;
-        msi_base = 0x08020000;              /* GICv2m frame .. ITS */
-        msi_size = 0x80000;
-    } else if (s->aperture_base == UINT64_MAX || !s->aperture_size) {
-        error_setg(errp, "pvdma: no default aperture for machine type %s; set"
-                   " aperture-base and aperture-size clear of its PCI MMIO windows",
-                   object_get_typename(machine));
-        return false;
-    }
-    if (s->aperture_base == UINT64_MAX) {
-        s->aperture_base = ap_base;
-    }
-    if (!s->aperture_size) {
-        s->aperture_size = ap_size;
-    }
-    if (s->msi_base == UINT64_MAX) {
-        s->msi_base = msi_base;
-        s->msi_size = msi_size;
-    }
-    return true;
-}
-
 static const PVDMABackendOps *const pvdma_backends[] = {
     &pvdma_dart_backend,
+#ifdef CONFIG_LINUX
+    &pvdma_provider_backend,
+#endif
 };
 
 static void pvdma_realize(PCIDevice *pdev, Error **errp)
 {
     PVDMAState *s = PVDMA_PCI(pdev);
     const char *backend = s->backend_name ? s->backend_name : "emulated";
+    g_autoptr(GString) names = g_string_new(NULL);
     size_t i;
 
     for (i = 0; i < ARRAY_SIZE(pvdma_backends); i++) {
         if (!strcmp(backend, pvdma_backends[i]->name)) {
             s->backend = pvdma_backends[i];
         }
+        g_string_append_printf(names, "%s%s", i ? ", " : "", pvdma_backends[i]->name);
     }
     if (!s->backend) {
-        error_setg(errp, "pvdma: unknown backend '%s' (available: emulated)", backend);
-        return;
-    }
-    if (!pvdma_machine_windows(s, errp)) {
-        return;
-    }
-    if (s->msi_size && (s->msi_base + s->msi_size < s->msi_base ||
-        (s->msi_base < s->aperture_base + s->aperture_size &&
-         s->aperture_base < s->msi_base + s->msi_size))) {
-        error_setg(errp, "pvdma: the aperture [0x%" PRIx64 ", 0x%" PRIx64 ") overlaps"
-                   " the MSI window [0x%" PRIx64 ", 0x%" PRIx64 ")", s->aperture_base,
-                   s->aperture_base + s->aperture_size, s->msi_base,
-                   s->msi_base + s->msi_size);
+        error_setg(errp, "pvdma: unknown backend '%s' (available: %s)", backend,
+                   names->str);
         return;
     }
     if (!s->max_batch || s->max_batch > PVDMA_MAX_BATCH) {
@@ -435,6 +417,7 @@ static void pvdma_realize(PCIDevice *pdev, Error **errp)
     }
     qemu_mutex_init(&s->lock);
     s->reqs = g_new0(struct pvdma_req, s->max_batch);
+    s->pending = g_new0(struct pvdma_req *, s->max_batch);
     if (!s->backend->init(s, errp)) {
         goto free_reqs;
     }
@@ -450,6 +433,7 @@ static void pvdma_realize(PCIDevice *pdev, Error **errp)
 cleanup_backend:
     s->backend->cleanup(s);
 free_reqs:
+    g_free(s->pending);
     g_free(s->reqs);
     qemu_mutex_destroy(&s->lock);
 }
@@ -460,6 +444,7 @@ static void pvdma_exit(PCIDevice *pdev)
 
     migrate_del_blocker(&s->migration_blocker);
     s->backend->cleanup(s);
+    g_free(s->pending);
     g_free(s->reqs);
     qemu_mutex_destroy(&s->lock);
 }
@@ -531,14 +516,12 @@ static void pvdma_instance_init(Object *obj)
                         &s->entries);
     object_property_add(obj, "faults", "uint64", pvdma_get_stat, NULL, NULL,
                         &s->faults);
-    for (i = PVDMA_S_INVALID; i <= PVDMA_S_NO_SPACE; i++) {
+    for (i = PVDMA_S_INVALID; i <= PVDMA_S_NOT_READY; i++) {
         g_autofree char *name = g_strdup_printf("refused-%s", pvdma_status_names[i]);
 
         object_property_add(obj, name, "uint64", pvdma_get_stat, NULL, NULL,
                             &s->refused[i]);
     }
-    object_property_add(obj, "refused-not-found", "uint64", pvdma_get_stat, NULL,
-                        NULL, &s->refused[PVDMA_S_NOT_FOUND]);
 }
 
 static int pvdma_hmp_one(Object *obj, void *opaque)
@@ -564,7 +547,7 @@ static int pvdma_hmp_one(Object *obj, void *opaque)
                    c.live_bytes, c.peak_bytes);
     monitor_printf(mon, "  doorbells %" PRIu64 " entries %" PRIu64 " faults %" PRIu64
                    "\n", s->doorbells, s->entries, s->faults);
-    for (i = PVDMA_S_INVALID; i <= PVDMA_S_NOT_FOUND; i++) {
+    for (i = PVDMA_S_INVALID; i <= PVDMA_S_NOT_READY; i++) {
         monitor_printf(mon, "  refused %-12s %" PRIu64 "\n", pvdma_status_names[i],
                        s->refused[i]);
     }
@@ -594,6 +577,8 @@ static const Property pvdma_properties[] = {
     DEFINE_PROP_SIZE("msi-size", PVDMAState, msi_size, 0),
     DEFINE_PROP_UINT32("max-batch", PVDMAState, max_batch, 512),
     DEFINE_PROP_BOOL("host-tso", PVDMAState, host_tso, false),
+    DEFINE_PROP_LINK("provider", PVDMAState, provider, TYPE_DARTPASS_PROVIDER,
+                     DartpassProvider *),
 };
 
 static void pvdma_class_init(ObjectClass *klass, const void *data)
@@ -609,7 +594,7 @@ static void pvdma_class_init(ObjectClass *klass, const void *data)
     k->revision = PVDMA_PCI_REVISION;
     k->class_id = PCI_CLASS_SYSTEM_OTHER;
     rc->phases.hold = pvdma_reset_hold;
-    dc->desc = "pvdma paravirtual DMA mapping (emulated DART)";
+    dc->desc = "pvdma paravirtual DMA mapping";
     dc->hotpluggable = false;
     device_class_set_props(dc, pvdma_properties);
     set_bit(DEVICE_CATEGORY_MISC, dc->categories);

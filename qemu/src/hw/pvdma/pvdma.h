@@ -4,7 +4,8 @@
  * The guest asks for DMA mappings in batches; a backend chooses the bus addresses.
  * The emulated DART backend (pvdma-dart.c) also acts as the IOMMU of the devices on
  * the managed bus, so their DMA is translated through the mappings it handed out.
- * A macOS backend talking to Apple's DART through DriverKit implements the same ops.
+ * The provider backend (pvdma-provider.c, Linux hosts) forwards each batch to a
+ * dartpass provider, whose host IOMMU serves the functions lent by dartpass-pci.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -14,6 +15,7 @@
 #include "hw/pci/pci_device.h"
 #include "qom/object.h"
 #include "pvdma_proto.h"
+#include "dartpass-provider.h"
 
 #define TYPE_PVDMA_PCI "pvdma-pci"
 OBJECT_DECLARE_SIMPLE_TYPE(PVDMAState, PVDMA_PCI)
@@ -34,7 +36,9 @@ typedef struct PVDMACounters {
 
 /*
  * A backend maps guest-physical ranges that pvdma has already validated as guest RAM.
- * Calls are serialized by the caller. Return values are enum pvdma_status.
+ * Calls are serialized by the caller (under PVDMAState.lock). Return values are enum
+ * pvdma_status. A backend serves entries either one at a time (map, unmap) or a
+ * doorbell's at once (batch).
  */
 typedef struct PVDMABackendOps {
     const char *name;
@@ -44,14 +48,25 @@ typedef struct PVDMABackendOps {
     int (*map)(PVDMAState *s, uint64_t gpa, uint32_t len, unsigned int perm,
                uint64_t *iova, uint32_t *mapped);
     int (*unmap)(PVDMAState *s, uint64_t iova, uint32_t len);
+    /*
+     * Serves n well-formed entries (a MAP's range is guest RAM) in order: sets each
+     * one's status (an enum pvdma_status, little-endian) and a mapped MAP's iova and
+     * mapped, and leaves every other field as it is.
+     */
+    void (*batch)(PVDMAState *s, struct pvdma_req *const *reqs, unsigned int n);
+    /* Calls fn for each function whose DMA goes through this backend. */
+    void (*foreach_managed)(PVDMAState *s, void (*fn)(PCIDevice *dev, void *opaque),
+                            void *opaque);
     void (*reset)(PVDMAState *s);
     void (*limits)(PVDMAState *s, PVDMALimits *l);
     void (*counters)(PVDMAState *s, PVDMACounters *c);
 } PVDMABackendOps;
 
 extern const PVDMABackendOps pvdma_dart_backend;
+extern const PVDMABackendOps pvdma_provider_backend;
 
 typedef struct PVDMADart PVDMADart;
+typedef struct PVDMAProvider PVDMAProvider;
 
 struct PVDMAState {
     PCIDevice parent_obj;
@@ -69,9 +84,11 @@ struct PVDMAState {
     uint64_t msi_size;
     uint32_t max_batch;
     bool host_tso;
+    DartpassProvider *provider; /* backend=provider: the connection to use */
 
     const PVDMABackendOps *backend;
     PVDMADart *dart;            /* emulated DART backend state */
+    PVDMAProvider *prov;        /* provider backend state */
     PCIBus *managed_bus;
     Error *migration_blocker;
 
@@ -89,6 +106,7 @@ struct PVDMAState {
     uint32_t managed_count;
     uint32_t managed_rid[PCI_DEVFN_MAX * 4];
     struct pvdma_req *reqs;     /* max_batch entries, the doorbell's working copy */
+    struct pvdma_req **pending; /* the entries of reqs a batch backend serves */
 
     /* statistics (also QOM properties) */
     uint64_t doorbells;

@@ -1,0 +1,78 @@
+/*
+ * dartpass-provider: QEMU's connection to a dartpass provider (docs/specs/provider.rst)
+ *
+ * A provider owns physical PCI functions and chooses every DMA bus address for them.
+ * One connection object (-object dartpass-provider,id=prov0,socket=PATH) is shared by
+ * the passthrough functions it lends (-device dartpass-pci,provider=prov0,host=BDF) and
+ * by the pvdma device that maps their DMA through it (-device pvdma-pci,
+ * backend=provider,provider=prov0): the protocol's mappings belong to the connection
+ * and reach every function it claimed, so pvdma's managed functions are exactly the
+ * dartpass-pci devices on this object.
+ *
+ * Calls are synchronous, made with the BQL held (or under pvdma's lock for DMA): the
+ * provider answers every request, and a provider that goes away turns every later call
+ * into -EPIPE with an error set, never a hang (replies are awaited with a timeout).
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef HW_DARTPASS_PROVIDER_H
+#define HW_DARTPASS_PROVIDER_H
+
+#include "qom/object.h"
+#include "provider_proto.h"
+
+#define TYPE_DARTPASS_PROVIDER "dartpass-provider"
+OBJECT_DECLARE_SIMPLE_TYPE(DartpassProvider, DARTPASS_PROVIDER)
+
+/* The most descriptors one call passes (one per MSI-X vector, as vfio's SET_IRQS). */
+#define DARTPASS_PROVIDER_MAX_FDS 253
+
+/*
+ * One request and its reply. req is the body after struct prov_hdr (req_len bytes);
+ * fds (nfds) travel with it. An OK reply's body must be exactly rep_len bytes (rep may
+ * be NULL when 0); *rep_fd (NULL: none wanted) receives a passed descriptor or -1.
+ * Returns the reply's status (PROV_S_*, >= 0; a refusal has no body), or -errno when
+ * there was no well-formed reply: then errp says why and the connection is dead.
+ */
+int dartpass_provider_call(DartpassProvider *p, uint16_t op, uint32_t fn,
+                           const void *req, size_t req_len, const int *fds,
+                           unsigned int nfds, void *rep, size_t rep_len, int *rep_fd,
+                           Error **errp);
+
+/* False once a call found the provider gone (it never comes back for this object). */
+bool dartpass_provider_alive(DartpassProvider *p);
+
+/*
+ * HELLO's reply, kept from connection time: version, features, limits, functions
+ * (nr_functions entries), fields little-endian as on the wire.
+ */
+const struct prov_hello_rep *dartpass_provider_hello(DartpassProvider *p);
+
+/*
+ * The provider's counters for this connection (PROV_OP_COUNTERS, fields little-endian
+ * as on the wire; also the object's QOM properties live-mappings, maps, refused, ...).
+ * Returns 0, or -errno with errp set.
+ */
+int dartpass_provider_counters(DartpassProvider *p, struct prov_counters *c,
+                               Error **errp);
+
+/*
+ * The function handle (index into HELLO's list) of host function "dddd:bb:dd.f" (or
+ * "bb:dd.f"); -1 with errp set when the provider does not offer it.
+ */
+int dartpass_provider_find(DartpassProvider *p, const char *host, Error **errp);
+
+/* Prints a status for error messages: "BUSY", "VERSION", ... */
+const char *dartpass_provider_status_name(int status);
+
+/*
+ * The functions lent through p register themselves (their PCIDevice) at realize and
+ * unregister at exit, so pvdma can list them as its managed functions.
+ */
+void dartpass_provider_add_function(DartpassProvider *p, PCIDevice *dev);
+void dartpass_provider_del_function(DartpassProvider *p, PCIDevice *dev);
+void dartpass_provider_foreach_function(DartpassProvider *p,
+                                        void (*fn)(PCIDevice *dev, void *opaque),
+                                        void *opaque);
+
+#endif
