@@ -22,6 +22,28 @@
 #                                without "dma-coherent": DMA is not cache-coherent)
 #   #@ timeout: 120              seconds before the guest is killed (default 180)
 #   #@ smp: 1                    vCPUs (default 2)
+#   #@ mem: 3G                   the guest's RAM, as QEMU's -m takes it (default 1G)
+#   #@ vmm: on                   our QEMU in the guest (L1), to run qtests or boot an L2:
+#                                build/qemu/qemu-system-x86_64 at /dp/qemu/, the shared
+#                                libraries ldd lists (at their paths, with the loader),
+#                                and its firmware (SeaBIOS's bios-256k.bin, our option
+#                                ROMs) in /dp/qemu/fw; lib.sh's dp_qemu (or $DP_QEMU, a
+#                                qemu-system-x86_64 that passes -L /dp/qemu/fw) runs it.
+#                                amd64 guests only for now (elsewhere: no result)
+#   #@ qtest: tests/qtest/X      libqtest programs, relative to build/qemu/ (build them
+#                                with QEMU_EXTRA_TARGETS=tests/qtest/X qemu/build.sh), at
+#                                /dp/qtest/X with their libraries; lib.sh's dp_qtest X
+#                                runs one against our QEMU and counts its TAP lines.
+#                                Implies vmm: on
+#   #@ l2: tests/guest/l2/X.sh   an L2 guest for lib.sh's dp_l2 to boot with our QEMU:
+#                                an initramfs made from X.sh exactly as this one (busybox,
+#                                lib.sh, our modules, X.sh's own "#@ kmods:" and prog:
+#                                and bin:; X.sh's other headers are ignored), ending
+#                                with reboot -f (L2 runs with acpi=off and -no-reboot),
+#                                at /dp/l2/initrd.gz, and this kernel at /dp/l2/kernel
+#                                (its uncompressed vmlinux, booted through PVH, when
+#                                it has that entry; else the image).
+#                                Implies vmm: on
 #   #@ host-after: CMD           run on the host, in the checkout, once the guest has
 #                                stopped, with LOG set to the console log; its
 #                                "DP-TEST ok|not ok" lines count like the guest's,
@@ -42,7 +64,8 @@
 # Inside the guest, tests/guest/lib.sh provides dp_check; the runner turns its lines into
 # "ok"/"not ok" and fails the run if the script does not reach its end. With a pvdma
 # device, lib.sh's dp_screendump has the runner save the display (QMP screendump) as
-# build/guest/SERIES-ARCH/NAME.ppm, whose path host-after gets in SCREEN.
+# build/guest/SERIES-ARCH/NAME.ppm, whose path host-after gets in SCREEN. The guest's
+# "DP-NOTE TEXT" lines (lib.sh's dp_note: timings, facts) are shown as "# " lines.
 # A kernel that dies before /init (a stock kernel's boot failing under TCG on a loaded
 # host) is booted once more; the first console log is kept as NAME.boot1.log.
 # Exit status: 0 when every check passed and the guest finished; the console log is kept
@@ -57,7 +80,9 @@ out=$top/build/guest/$kname
 mkdir -p "$out"
 log=$out/$tname.log
 
-header() { sed -n "s/^#@ $1: *//p" "$script" | paste -sd' '; }
+# header NAME: the script's NAME: lines, joined; make_initramfs points hscript at the
+# script whose initramfs it makes (an L2's).
+header() { sed -n "s/^#@ $1: *//p" "${hscript:-$script}" | paste -sd' '; }
 if [ -n "$(header arch)" ] && [ "$(header arch)" != "$ARCH" ]; then
 	echo "# $kname: $tname: not run ($(header arch) only)"
 	exit 0
@@ -89,6 +114,27 @@ for f in $(header bin); do
 		exit 1
 	fi
 done
+vmm=$(header vmm)
+case $vmm in
+on) ;;
+'' | off) vmm= ;;
+*) echo "not ok - $kname: $tname: vmm: $vmm (on or off)"; exit 1 ;;
+esac
+[ -z "$(header qtest)$(header l2)" ] || vmm=on
+if [ -n "$vmm" ] && [ "$ARCH" != amd64 ]; then
+	echo "# $kname: $tname: not run (vmm: our QEMU in an amd64 guest only, for now)"
+	exit 0
+fi
+if [ -n "$vmm" ]; then
+	need=(build/qemu/qemu-system-x86_64)
+	for f in $(header qtest); do need+=("build/qemu/$f"); done
+	for f in $(header l2); do need+=("$f"); done
+	for f in "${need[@]}"; do
+		[ -f "$top/$f" ] && continue
+		echo "not ok - $kname: $tname: $f: missing (build it first)"
+		exit 1
+	done
+fi
 iommu=$(header iommu)
 case $iommu in
 on) ;;
@@ -165,8 +211,74 @@ add_bins() {
 	for f in $(header bin); do cp "$top/$(bin_path "$f")" "$1/dp/bin/"; done
 }
 
+# add_libs ROOT PROGRAM...: the shared libraries the programs need, at the paths ldd
+# gives, the dynamic loader included.
+add_libs() {
+	local root=$1 l
+	shift
+	if ldd "$@" | grep -q 'not found'; then
+		ldd "$@" | grep 'not found' >&2
+		return 1
+	fi
+	for l in $(ldd "$@" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// && $2 ~ /^\(/ { print $1 }' | sort -u); do
+		mkdir -p "$root$(dirname "$l")"
+		cp -L "$l" "$root$l"
+	done
+}
+
+# add_vmm ROOT: our QEMU, its firmware, the qtest programs and the L2 (see vmm:, qtest:,
+# l2: above).
+add_vmm() {
+	local root=$1 q=$1/dp/qemu f progs
+	mkdir -p "$q/bin" "$q/fw" "$root/dp/qtest"
+	cp "$top/build/qemu/qemu-system-x86_64" "$q/"
+	progs=("$top/build/qemu/qemu-system-x86_64")
+	for f in $(header qtest); do
+		cp "$top/build/qemu/$f" "$root/dp/qtest/"
+		progs+=("$top/build/qemu/$f")
+	done
+	add_libs "$root" "${progs[@]}"
+	# What q35 with -nodefaults asks for: SeaBIOS, and the option ROM that loads -kernel
+	# (linuxboot_dma.bin; pvh.bin for an ELF vmlinux).
+	cp /usr/share/seabios/bios-256k.bin "$top"/build/qemu/pc-bios/optionrom/*.bin "$q/fw/"
+	# libqtest takes the target from the name's end (QTEST_QEMU_BINARY=...-system-ARCH)
+	# and appends its own arguments: a wrapper of that name passes -L.
+	printf '#!/bin/sh\nexec /dp/qemu/qemu-system-x86_64 -L /dp/qemu/fw "$@"\n' >"$q/bin/qemu-system-x86_64"
+	chmod +x "$q/bin/qemu-system-x86_64"
+	if [ -n "$(header l2)" ]; then
+		mkdir -p "$root/dp/l2"
+		make_initramfs "$top/$(header l2)" "$root/dp/l2/initrd.gz" l2
+		cp "$(l2_kernel)" "$root/dp/l2/kernel"
+	fi
+}
+
+# l2_kernel: the file L2 boots: the kernel's uncompressed ELF (vmlinux, taken out of
+# the image once, in build/cache), booted through its PVH entry, which skips the
+# decompression that costs 30 to 40 s under TCG in TCG; the image itself when that
+# fails (no PVH note, unknown compression).
+l2_kernel() {
+	local v=$top/build/cache/vmlinux-$KREL off
+	if [ ! -s "$v" ]; then
+		# Where the compressed payload starts: zstd, xz or gzip's magic.
+		for m in '\x28\xb5\x2f\xfd:zstd' '\xfd7zXZ\x00:xz' '\x1f\x8b\x08:gzip'; do
+			off=$(LC_ALL=C grep -obUaP "${m%:*}" "$KIMAGE" | head -n1 | cut -d: -f1)
+			[ -n "$off" ] || continue
+			tail -c +$((off + 1)) "$KIMAGE" | "${m#*:}" -dcq >"$v.part" 2>/dev/null
+			# PVH: the Xen note XEN_ELFNOTE_PHYS32_ENTRY (18).
+			if readelf -n "$v.part" 2>/dev/null | grep -q 'Xen.*(0x00000012)'; then
+				mv "$v.part" "$v"
+				break
+			fi
+		done
+		rm -f "$v.part"
+	fi
+	if [ -s "$v" ]; then echo "$v"; else echo "$KIMAGE"; fi
+}
+
+# make_initramfs SCRIPT OUTPUT [l2]: busybox, lib.sh, our modules, SCRIPT as /dp/test.sh
+# and what its headers ask for; an L2's powers off with reboot -f (acpi=off).
 make_initramfs() {
-	local root
+	local root hscript=$1 output=$2 level=${3:-l1} end="poweroff -f"
 	root=$(mktemp -d)
 	mkdir -p "$root"/{bin,proc,sys,dev,tmp,dp/mod}
 	cp "$(busybox_for "$ARCH")" "$root/bin/busybox"
@@ -176,8 +288,13 @@ make_initramfs() {
 	add_bins "$root"
 	cp "$top"/build/mod/"$kname"/*.ko "$root/dp/mod/" 2>/dev/null || true
 	cp "$top/tests/guest/lib.sh" "$root/dp/lib.sh"
-	cp "$script" "$root/dp/test.sh"
-	cat >"$root/init" <<'INIT'
+	cp "$hscript" "$root/dp/test.sh"
+	if [ "$level" = l2 ]; then
+		end="reboot -f"
+	elif [ -n "$vmm" ]; then
+		add_vmm "$root"
+	fi
+	sed "s/@END@/$end/" >"$root/init" <<'INIT'
 #!/bin/busybox sh
 /bin/busybox --install -s /bin
 mount -t proc proc /proc
@@ -188,14 +305,16 @@ echo "DP-BOOT $(uname -r) $(uname -m)"
 . /dp/lib.sh
 sh -c '. /dp/lib.sh; . /dp/test.sh'
 echo "DP-DONE $?"
-poweroff -f
+@END@
 INIT
 	chmod +x "$root/init"
-	(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$out/$tname.cpio.gz"
+	(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$output"
 	rm -rf "$root"
 }
 
-make_initramfs
+make_initramfs "$script" "$out/$tname.cpio.gz"
+[ -z "$vmm" ] || echo "# $kname: $tname: initramfs with our QEMU: $(du -m "$out/$tname.cpio.gz" | cut -f1) MB" \
+	"compressed, $(gzip -dc "$out/$tname.cpio.gz" | wc -c | awk '{ printf "%d", $1 / 1048576 }') MB unpacked"
 qemu_extra=$(header qemu)
 qemu_extra=${qemu_extra//\{ARCH\}/$ARCH}
 qemu_extra=${qemu_extra//\{ECHO\}/$top/rig/echo-service.py}
@@ -228,7 +347,8 @@ arm64)
 	console=ttyAMA0 ;;
 esac
 smp=$(header smp)
-qemu+=(-accel tcg -smp "${smp:-2}" -m 1G -nodefaults)
+mem=$(header mem)
+qemu+=(-accel tcg -smp "${smp:-2}" -m "${mem:-1G}" -nodefaults)
 if [[ $qemu_extra == *"{NONCOHERENT_DTB}"* ]]; then
 	# The same machine's own tree (-dtb must describe it exactly), minus coherence.
 	"${qemu[@]}" -machine dumpdtb="$out/$tname.dtb" >/dev/null 2>&1
@@ -314,7 +434,9 @@ rm -f "$fifo"
 secs=$(( $(date +%s) - start ))
 # A stock kernel that dies before our /init ran (no DP-BOOT) failed to boot under TCG on a
 # loaded host; nothing of the test ran yet. Boot once more, keeping the first log.
-if ! tr -d '\r' <"$log" | grep -q '^DP-BOOT' && [ -z "${DP_BOOT_RETRIED:-}" ]; then
+# DP-BOOT need not start its line: on x86 the kernel's console reset (ESC c ...) and the
+# end of "Probing EDD ... ok" come before it on the same line.
+if ! grep -aq 'DP-BOOT ' "$log" && [ -z "${DP_BOOT_RETRIED:-}" ]; then
 	mv "$log" "$out/$tname.boot1.log"
 	echo "# $kname: $tname: the kernel died before /init (qemu exit $rc after ${secs}s;" \
 		"$out/$tname.boot1.log): booting again"
@@ -328,6 +450,7 @@ if [ -n "$(header host-after)" ]; then
 	sed -n "s/^# /# $kname: $tname: /p" "$out/$tname.after"
 fi
 
+tr -d '\r' <"$log" | sed -n "s/^DP-NOTE /# $kname: $tname: /p"
 tr -d '\r' <"$log" | sed -n "s/^DP-TEST \(ok\|not ok\) \(.*\)/\1 - $kname: $tname: \2/p"
 fails=$(tr -d '\r' <"$log" | grep -c '^DP-TEST not ok' || true)
 checks=$(tr -d '\r' <"$log" | grep -c '^DP-TEST ' || true)

@@ -137,3 +137,95 @@ dp_vfio_bind() {
 	fi
 	echo "$_group"
 }
+# dp_note TEXT: a line the runner shows as "# TEXT" (timings, facts worth seeing).
+dp_note() {
+	echo "DP-NOTE $*"
+}
+# Our QEMU in this guest ("#@ vmm: on"): a qemu-system-x86_64 that passes -L with its
+# firmware directory. dp_qemu ARGS...: runs it.
+DP_QEMU=/dp/qemu/bin/qemu-system-x86_64
+dp_qemu() {
+	"$DP_QEMU" "$@"
+}
+# dp_qtest PROG [ARGS...]: runs the libqtest program /dp/qtest/PROG ("#@ qtest:")
+# against our QEMU; each of its TAP results becomes a check "qtest PROG: NAME" (a
+# "# SKIP" stays in the name), and one more check wants it to exit 0 having run as many
+# tests as it planned, at least one. Its other output is shown when something failed.
+dp_qtest() {
+	_prog=$1
+	shift
+	_t0=$(date +%s)
+	QTEST_QEMU_BINARY=$DP_QEMU "/dp/qtest/$_prog" "$@" >/tmp/qtest.out 2>&1
+	_rc=$?
+	_n=0 _bad=0 _plan=
+	while IFS= read -r _l; do
+		case $_l in
+		"ok "* | "not ok "*)
+			_n=$((_n + 1))
+			_r=ok
+			case $_l in "not ok "*) _r="not ok" _bad=$((_bad + 1)) ;; esac
+			_t=${_l#"$_r" }
+			_t=${_t#* }
+			echo "DP-TEST $_r qtest $_prog: ${_t#- }" ;;
+		1..*) _plan=${_l#1..} ;;
+		esac
+	done </tmp/qtest.out
+	_secs=$(($(date +%s) - _t0))
+	dp_note "qtest $_prog: $_n tests in ${_secs}s"
+	if [ "$_rc" = 0 ] && [ "$_n" -gt 0 ] && [ "$_n" = "${_plan:-$_n}" ]; then
+		echo "DP-TEST ok qtest $_prog: exits 0 after $_n of ${_plan:-?} planned tests"
+	else
+		grep -v '^ok ' /tmp/qtest.out | tail -n 30 | sed 's/^/    /'
+		echo "DP-TEST not ok qtest $_prog: exits 0 after all planned tests, at least one (status $_rc, $_n of ${_plan:-?} planned)"
+	fi
+	[ "$_rc" = 0 ] && [ "$_bad" = 0 ]
+}
+# dp_l2 [-t SECONDS] QEMU-ARGS...: boots the L2 guest ("#@ l2:", at /dp/l2/) with our
+# QEMU (TCG, 1 vCPU, 256 MiB, its kernel command line trimmed of what costs the most
+# under nested TCG; no_timer_check as L1's: on a loaded host the IO-APIC timer check
+# misses its deadline and panics) plus QEMU-ARGS, e.g. -device vfio-pci,host=BDF; kills it after
+# SECONDS (default 900). L2's console is shown with "l2| " in front; its checks count
+# here as "l2: NAME", its notes as "l2: TEXT", and one more check "l2: finished" wants
+# it to reach its end with at least one check. Returns 1 if any of them failed.
+dp_l2() {
+	_tmo=900
+	[ "$1" != -t ] || { _tmo=$2; shift 2; }
+	_t0=$(date +%s)
+	_cr=$(printf '\r')
+	{
+		timeout -s KILL "$_tmo" "$DP_QEMU" -M q35 -accel tcg -cpu max -smp 1 -m 256M \
+			-nodefaults -nographic -serial stdio -no-reboot \
+			-kernel /dp/l2/kernel -initrd /dp/l2/initrd.gz \
+			-append "console=ttyS0 panic=-1 loglevel=4 rdinit=/init no_timer_check cryptomgr.notests initcall_blacklist=crypto_kdf108_init,load_system_certificate_list acpi=off" \
+			"$@" </dev/null 2>&1
+		echo "DP-L2-EXIT $?"
+	} | {
+		_n=0 _bad=0 _done="" _rc="" _k=""
+		while IFS= read -r _l; do
+			_l=${_l%"$_cr"}
+			case $_l in
+			"DP-TEST ok "*) _n=$((_n + 1)); echo "DP-TEST ok l2: ${_l#DP-TEST ok }" ;;
+			"DP-TEST not ok "*) _n=$((_n + 1)) _bad=$((_bad + 1)); echo "DP-TEST not ok l2: ${_l#DP-TEST not ok }" ;;
+			"DP-NOTE "*) echo "DP-NOTE l2: ${_l#DP-NOTE }" ;;
+			"DP-L2-EXIT "*) _rc=${_l#DP-L2-EXIT } ;;
+			*)
+				echo "l2| $_l"
+				# DP-BOOT follows the kernel's console reset on its line.
+				case $_l in
+				*"[    0."*) [ -n "$_k" ] || { _k=1; dp_note "l2: QEMU start to the kernel's first line: $(($(date +%s) - _t0))s"; } ;;
+				*DP-BOOT*) dp_note "l2: QEMU start to L2's /init: $(($(date +%s) - _t0))s" ;;
+				DP-DONE*) _done=1 ;;
+				esac ;;
+			esac
+		done
+		_secs=$(($(date +%s) - _t0))
+		dp_note "l2: whole L2 run (QEMU start to exit): ${_secs}s"
+		if [ -n "$_done" ] && [ "$_n" -gt 0 ]; then
+			echo "DP-TEST ok l2: finished ($_n checks, ${_secs}s)"
+		else
+			echo "DP-TEST not ok l2: finished (${_done:+reached its end, but }$_n checks; QEMU exit $_rc after ${_secs}s, timeout ${_tmo}s)"
+			_bad=$((_bad + 1))
+		fi
+		[ "$_bad" = 0 ]
+	}
+}

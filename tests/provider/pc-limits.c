@@ -12,6 +12,7 @@
  *   conn-limit SOCKET  64 connections complete HELLO; a 65th connects but is not served
  *                      (its HELLO unanswered, the socket still open) until one of the 64
  *                      closes; COUNTERS.clients counts every one of them
+ *   newer SOCKET       a provider of the next major version (see below)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -20,6 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include "pc.h"
 
 #define LIMIT_CONNS	64	/* LX_MAX_CLIENTS, provider/linux/serve.c */
@@ -191,5 +193,53 @@ int pc_cmd_conn_limit(int argc, char **argv)
 out:
 	for (i = 0; i < LIMIT_CONNS; i++)
 		pc_close(&c[i]);
+	return pc_exit();
+}
+
+/*
+ * newer SOCKET: a provider of the next major version, for a client's version check:
+ * listens on SOCKET, says "DP-INFO newer: listening", answers one connection's HELLO
+ * with VERSION and its own hello (version 2.0, no functions), then exits. Its check:
+ * the client asked in HELLO for this protocol's major version.
+ */
+int pc_cmd_newer(int argc, char **argv)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct {
+		struct prov_hdr h;
+		struct prov_hello_req req;
+	} in;
+	struct {
+		struct prov_hdr h;
+		struct prov_hello_rep rep;
+	} out = { 0 };
+	int ls, cs;
+	ssize_t n;
+
+	if (argc != 1 || strlen(argv[0]) >= sizeof(sa.sun_path))
+		return 2;
+	strcpy(sa.sun_path, argv[0]);
+	unlink(argv[0]);
+	ls = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (ls < 0 || bind(ls, (struct sockaddr *)&sa, sizeof(sa)) || listen(ls, 1)) {
+		pc_check(false, "listen on %s: %s", argv[0], strerror(errno));
+		return pc_exit();
+	}
+	pc_info("listening");
+	cs = accept(ls, NULL, NULL);
+	n = cs < 0 ? -1 : recv(cs, &in, sizeof(in), 0);
+	if (pc_check(n == sizeof(in) && in.h.op == PROV_OP_HELLO &&
+		     in.req.version >> 16 == PROV_VERSION_MAJOR,
+		     "the client's HELLO asks for major version %u", PROV_VERSION_MAJOR)) {
+		out.h = (struct prov_hdr){ .op = PROV_OP_HELLO, .status = PROV_S_VERSION,
+					   .len = sizeof(out), .id = in.h.id };
+		out.rep.version = PROV_VERSION(PROV_VERSION_MAJOR + 1, 0);
+		pc_check(send(cs, &out, sizeof(out), MSG_NOSIGNAL) == sizeof(out),
+			 "VERSION sent");
+	}
+	if (cs >= 0)
+		close(cs);
+	close(ls);
+	unlink(argv[0]);
 	return pc_exit();
 }

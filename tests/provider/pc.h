@@ -197,5 +197,6 @@ int pc_cmd_dma_fs(int argc, char **argv);
 int pc_cmd_decode(int argc, char **argv);
 int pc_cmd_group(int argc, char **argv);
 int pc_cmd_conn_limit(int argc, char **argv);
+int pc_cmd_newer(int argc, char **argv);
 
 #endif /* PC_H */

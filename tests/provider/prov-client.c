@@ -39,6 +39,8 @@ static const struct {
 	  "DENIED (pc-security.c)", pc_cmd_decode },
 	{ "group", "SOCKET", "one IOMMU group, two functions: BUSY across connections (pc-limits.c)", pc_cmd_group },
 	{ "conn-limit", "SOCKET", "64 connections served, the 65th waits (pc-limits.c)", pc_cmd_conn_limit },
+	{ "newer", "SOCKET", "be a provider of the next major version for one HELLO "
+	  "(pc-limits.c)", pc_cmd_newer },
 };
 
 static void usage(FILE *f)

@@ -314,6 +314,8 @@ static void test_identify(void)
     pv_enable(r);
     map_buffers(r);
     g_assert_cmpuint(qom_u64(r, "/machine/peripheral/pv", "live-mappings"), ==, NR_BUFS);
+    /* The provider's own count (COUNTERS), not only pvdma's. */
+    g_assert_cmpuint(qom_u64(r, "/objects/prov", "live-mappings"), ==, NR_BUFS);
     nvme_start(r);
     g_assert_cmpuint(nvme_identify(r, r->iova[BUF_ID]), ==, 0);
     qtest_memread(r->qts, r->buf[BUF_ID], &vid, sizeof(vid));
@@ -324,6 +326,7 @@ static void test_identify(void)
     nvme_wait_ready(r, false);
     unmap_buffers(r);
     g_assert_cmpuint(qom_u64(r, "/machine/peripheral/pv", "live-mappings"), ==, 0);
+    g_assert_cmpuint(qom_u64(r, "/objects/prov", "live-mappings"), ==, 0);
     rig_stop(r);
 }
 
@@ -366,6 +369,7 @@ static void test_reset(void)
     qobject_unref(rsp);
     qtest_qmp_eventwait(r->qts, "RESET");
     g_assert_cmpuint(qom_u64(r, "/machine/peripheral/pv", "live-mappings"), ==, 0);
+    g_assert_cmpuint(qom_u64(r, "/objects/prov", "live-mappings"), ==, 0);
     rig_stop(r);
 }
 
