@@ -180,7 +180,7 @@ dp_qtest() {
 	fi
 	[ "$_rc" = 0 ] && [ "$_bad" = 0 ]
 }
-# dp_l2 [-t SECONDS] QEMU-ARGS...: boots the L2 guest ("#@ l2:", at /dp/l2/) with our
+# dp_l2 [-t SECONDS] [-a KERNEL-ARGS] QEMU-ARGS...: boots the L2 guest ("#@ l2:", at /dp/l2/) with our
 # QEMU (TCG, 1 vCPU, 256 MiB, its kernel command line trimmed of what costs the most
 # under nested TCG; no_timer_check as L1's: on a loaded host the IO-APIC timer check
 # misses its deadline and panics) plus QEMU-ARGS, e.g. -device vfio-pci,host=BDF; kills it after
@@ -188,15 +188,16 @@ dp_qtest() {
 # here as "l2: NAME", its notes as "l2: TEXT", and one more check "l2: finished" wants
 # it to reach its end with at least one check. Returns 1 if any of them failed.
 dp_l2() {
-	_tmo=900
+	_tmo=900 _args=
 	[ "$1" != -t ] || { _tmo=$2; shift 2; }
+	[ "$1" != -a ] || { _args=" $2"; shift 2; }
 	_t0=$(date +%s)
 	_cr=$(printf '\r')
 	{
 		timeout -s KILL "$_tmo" "$DP_QEMU" -M q35 -accel tcg -cpu max -smp 1 -m 256M \
 			-nodefaults -nographic -serial stdio -no-reboot \
 			-kernel /dp/l2/kernel -initrd /dp/l2/initrd.gz \
-			-append "console=ttyS0 panic=-1 loglevel=4 rdinit=/init no_timer_check cryptomgr.notests initcall_blacklist=crypto_kdf108_init,load_system_certificate_list acpi=off" \
+			-append "console=ttyS0 panic=-1 loglevel=4 rdinit=/init no_timer_check cryptomgr.notests initcall_blacklist=crypto_kdf108_init,load_system_certificate_list acpi=off$_args" \
 			"$@" </dev/null 2>&1
 		echo "DP-L2-EXIT $?"
 	} | {
@@ -228,4 +229,15 @@ dp_l2() {
 		fi
 		[ "$_bad" = 0 ]
 	}
+}
+# dp_rig_functions: the nested rig's three functions (tests/guest/vfio-rig.sh), in
+# $nvme (1b36:0010), $nic (e1000e) and $intx (the INTx-only e1000), bound to vfio-pci,
+# one check each.
+dp_rig_functions() {
+	nvme=$(dp_pci_find 1b36:0010)
+	nic=$(dp_pci_find 8086:10d3)
+	intx=$(dp_pci_find 8086:100e)
+	for _bdf in "$nvme" "$nic" "$intx"; do
+		dp_check "$_bdf binds to vfio-pci" dp_vfio_bind "$_bdf"
+	done
 }

@@ -69,12 +69,7 @@ dmar_faults() {
 	dmesg | sed -n 's/.*DMAR: \[DMA .* fault addr \(0x[0-9a-f]*\).*/\1/p'
 }
 
-nvme=$(dp_pci_find 1b36:0010)
-nic=$(dp_pci_find 8086:10d3)
-intx=$(dp_pci_find 8086:100e)
-for bdf in "$nvme" "$nic" "$intx"; do
-	dp_check "$bdf binds to vfio-pci" dp_vfio_bind "$bdf"
-done
+dp_rig_functions
 
 # Without interrupt remapping a client's writes to the MSI-X table in its BAR mapping
 # reach any interrupt: the provider will not start while VFIO allows that, unless told.

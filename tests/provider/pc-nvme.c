@@ -15,6 +15,7 @@
  *   hold SOCKET           sets everything up, says "holding", waits to be killed
  *   busy SOCKET LIVE      another client: the NVMe is CLAIMED (BUSY), LIVE mappings
  *   free SOCKET           the NVMe is free again within PC_FREE_SECS (after a kill)
+ *   idle SOCKET           every function free again, no mapping left (after a VMM)
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -504,5 +505,28 @@ int pc_cmd_free(int argc, char **argv)
 	pc_close(&c);
 	if (pc_check(fn >= 0, "HELLO lists the NVMe"))
 		pc_check(pc_wait_free(argv[0], fn), "the NVMe is free within %d s", PC_FREE_SECS);
+	return pc_exit();
+}
+
+/* idle SOCKET: every function lent is free again and the provider holds no mapping. */
+int pc_cmd_idle(int argc, char **argv)
+{
+	struct prov_counters k = { 0 };
+	struct pc_conn c;
+	unsigned int fn;
+	int st;
+
+	if (argc != 1)
+		return 2;
+	if (pc_open(&c, argv[0]))
+		return pc_exit();
+	for (fn = 0; fn < c.nr_fns; fn++)
+		pc_check(pc_wait_free(argv[0], fn), "function %u (rid 0x%x) is free within %d s",
+			 fn, c.fns[fn].rid, PC_FREE_SECS);
+	st = pc_counters(&c, &k);
+	pc_check(st == PROV_S_OK && !k.total_live_mappings,
+		 "COUNTERS: the provider holds no mapping (%llu)",
+		 (unsigned long long)k.total_live_mappings);
+	pc_close(&c);
 	return pc_exit();
 }

@@ -187,6 +187,7 @@ int pc_cmd_dma_fault(int argc, char **argv);
 int pc_cmd_hold(int argc, char **argv);
 int pc_cmd_busy(int argc, char **argv);
 int pc_cmd_free(int argc, char **argv);
+int pc_cmd_idle(int argc, char **argv);
 int pc_cmd_hostile(int argc, char **argv);
 int pc_cmd_caps(int argc, char **argv);
 int pc_cmd_intx(int argc, char **argv);

@@ -21,6 +21,7 @@ static const struct {
 	{ "busy", "SOCKET LIVE", "the NVMe is held elsewhere with LIVE mappings (pc-nvme.c)",
 	  pc_cmd_busy },
 	{ "free", "SOCKET", "the NVMe becomes free (pc-nvme.c)", pc_cmd_free },
+	{ "idle", "SOCKET", "every function free, no mapping left (pc-nvme.c)", pc_cmd_idle },
 	{ "hostile", "SOCKET", "malformed and hostile requests, each its status "
 	  "(pc-hostile.c)", pc_cmd_hostile },
 	{ "caps", "SOCKET MAPPINGS BYTES", "the mapping and byte caps, exactly (pc-caps.c)",

@@ -343,8 +343,9 @@ int dartpass_provider_find(DartpassProvider *p, const char *host, Error **errp)
         }
     }
     error_setg(errp, "dartpass-provider: %s does not offer %04x:%02x:%02x.%x (it"
-               " lends %u functions)", p->socket_path, seg, bus, dev, func,
-               le32_to_cpu(p->hello->nr_functions));
+               " lends %u function%s)", p->socket_path, seg, bus, dev, func,
+               le32_to_cpu(p->hello->nr_functions),
+               le32_to_cpu(p->hello->nr_functions) == 1 ? "" : "s");
     return -1;
 }
 
