@@ -226,11 +226,18 @@ close_socket:
 	return NULL;
 }
 
+/* Says what the client did with its DMA: an operator's (and the demo's) summary. */
 static void lx_client_close(struct lx_client *c, const char *why)
 {
+	const struct dp_dart_stats *s = &c->core.dart.stats;
+
+	fprintf(stderr, LX_NAME ": client %u gone: %s; %llu maps, %llu unmaps, %llu refused,"
+		" peak %llu mappings (%llu KiB), %llu still live, now dropped\n", c->id, why,
+		(unsigned long long)s->maps, (unsigned long long)s->unmaps,
+		(unsigned long long)c->core.refused, (unsigned long long)s->peak_mappings,
+		(unsigned long long)s->peak_bytes >> 10, (unsigned long long)s->live_mappings);
 	dp_prov_conn_close(&c->core);
 	close(c->sock);
-	fprintf(stderr, LX_NAME ": client %u gone: %s\n", c->id, why);
 	free(c);
 }
 

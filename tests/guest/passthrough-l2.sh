@@ -90,6 +90,8 @@ dp_check "nopvdma: L1's IOMMU blocked the NVMe's DMA once L2's Linux ran ($linux
 dp_check "nopvdma: the faulting device is the NVMe" \
 	sh -c "dmesg | tail -n 4 | grep -q 'DMAR: \\[DMA .*\\[\\(0000:\\)\\?${nvme#0000:}\\]'"
 idle "after the negative control"
+# What each QEMU did with its DMA, as the provider saw it.
+grep "gone:" "$plog" | sed 's/^/DP-NOTE /'
 kill -TERM "$prov"
 wait "$prov"
 st=$?
