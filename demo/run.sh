@@ -92,7 +92,7 @@ passthrough_demo() {
 dartpass demo, passthrough: L1 ($k, emulated IOMMU) runs the Linux provider and QEMU;
 L2 drives L1's functions through dartpass-pci, every DMA mapped by pvdma via the provider
   NVMe (nvme driver)      64 MiB written, read back with O_DIRECT: $(verdict "l2: read back 64 MiB")
-  NIC (e1000e driver)     4 MiB echoed by the host: $(verdict "l2: e1000e: received what was sent")
+  NIC (e1000e driver)     2 MiB echoed by the host: $(verdict "l2: e1000e: received what was sent")
   NIC (e1000, INTx only)  1 MiB echoed by the host: $(verdict "l2: e1000 (INTx): received what was sent")
   driver DMA calls        ${maps:-?} maps + ${unmaps:-?} unmaps -> ${trips:-?} provider round trips ($(awk -v t="$trips" -v m="$maps" -v u="$unmaps" 'BEGIN { printf "%.2f", (m + u) ? 1000 * t / (m + u) : 0 }') per 1000)
   the provider saw        ${qemu:-?}

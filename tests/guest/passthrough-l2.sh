@@ -3,9 +3,10 @@
 # passes them to L2 with dartpass-pci (the NVMe at 04.0; the NICs as one multi-function
 # device, 05.0 and 05.1, as a GPU and its HDMI audio would be) and maps every DMA
 # through pvdma's provider backend. L2 (tests/guest/l2/passthrough.sh) drives them with
-# their unmodified drivers. Three L2 boots: the whole round (64 MiB on the disk, traffic
-# on both NICs); one killed with -9 while it holds mappings, after which the provider
-# holds nothing; and a negative control without pvdma, whose DMA L1's IOMMU blocks. L1
+# their unmodified drivers. Three L2 runs: the whole round (64 MiB on the disk, traffic
+# on both NICs); one that reboots with mappings live (the provider then holds none)
+# and, booted again, is killed with -9 while it holds mappings (the provider then holds
+# nothing); and a negative control without pvdma, whose DMA L1's IOMMU blocks. L1
 # must log no IOMMU fault but the control's, and the provider must outlive all three.
 # Slow: each L2 boot is a minute or more of TCG inside TCG.
 #@ only: trixie-amd64
@@ -71,14 +72,25 @@ l2_wait
 dp_check "L1's IOMMU logged no fault once L2's Linux ran ($linux_faults)" test "$linux_faults" = 0
 idle "after L2 powered off"
 
-# kill -9 of QEMU while L2 holds mappings (its disk I/O done, nvme still bound). Its
-# checks up to the kill count; "finished" cannot, QEMU was killed.
-l2 hold -a dp.mode=hold "$@" -pidfile /tmp/hold.pid
+# L2 reboots with its mappings live (the disk's driver bound): the reset leaves the
+# provider none while QEMU keeps the functions. The second boot does its disk I/O
+# again; QEMU is killed with -9 while it holds those mappings. Its checks up to the
+# kill count; "finished" cannot, QEMU was killed.
+l2 hold -a dp.mode=hold "$@" -action reboot=reset -pidfile /tmp/hold.pid
+dp_wait 600 grep -q "DP-NOTE l2: rebooting" /tmp/hold.out
+sleep 5
+/dp/bin/prov-client busy "$sock" 0 |
+	sed -E "s/^DP-TEST (ok|not ok) busy: /DP-TEST \1 L2 rebooted, QEMU holds the NVMe: /"
+# SeaBIOS probes the disk again: faults count from the second /init.
+dp_wait 600 sh -c "test \$(grep -c \"L2's /init\" /tmp/hold.out) -ge 2"
+faults0=$(dmar_faults)
 dp_wait 600 grep -q "DP-NOTE l2: holding" /tmp/hold.out
 kill -9 "$(cat /tmp/hold.pid)"
 l2_wait -killed
-dp_check "L2 held its mappings when QEMU was killed" grep -q "DP-NOTE l2: holding" /tmp/hold.out
-dp_check "L1's IOMMU logged no fault once L2's Linux ran ($linux_faults)" test "$linux_faults" = 0
+dp_check "L2 rebooted, then held its mappings when QEMU was killed" \
+	grep -q "DP-NOTE l2: holding" /tmp/hold.out
+dp_check "L1's IOMMU logged no fault once L2's second Linux ran ($linux_faults)" \
+	test "$linux_faults" = 0
 idle "after kill -9 of QEMU"
 
 # Negative control: no pvdma, so nvme hands the device guest-physical addresses that
@@ -90,8 +102,8 @@ dp_check "nopvdma: L1's IOMMU blocked the NVMe's DMA once L2's Linux ran ($linux
 dp_check "nopvdma: the faulting device is the NVMe" \
 	sh -c "dmesg | tail -n 4 | grep -q 'DMAR: \\[DMA .*\\[\\(0000:\\)\\?${nvme#0000:}\\]'"
 idle "after the negative control"
-# What each QEMU did with its DMA, as the provider saw it.
-grep "gone:" "$plog" | sed 's/^/DP-NOTE /'
+# What each QEMU that mapped did with its DMA, as the provider saw it.
+grep "gone:" "$plog" | grep -v "; 0 maps" | sed 's/^/DP-NOTE /'
 kill -TERM "$prov"
 wait "$prov"
 st=$?
