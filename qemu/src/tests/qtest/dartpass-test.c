@@ -25,7 +25,7 @@
 #include "libqos/pci.h"
 #include "libqos/pci-pc.h"
 #include "hw/pci/pci_regs.h"
-#include "../../hw/pvdma/pvdma_proto.h"
+#include "pvdma-qtest.h"
 
 /* NVMe controller registers and commands (NVMe base specification). */
 #define NVME_CAP        0x00
@@ -58,11 +58,10 @@ typedef struct Env {
 static Env env;
 
 typedef struct Rig {
-    QTestState *qts;
+    PVDMAQ pv;          /* pvdma-pci at 05.0, backend=provider */
     QPCIBus *bus;
-    QPCIDevice *nvme, *pv;
-    QPCIBar nvme_bar, pv_bar;
-    uint64_t batch;
+    QPCIDevice *nvme;
+    QPCIBar nvme_bar;
     uint64_t buf[NR_BUFS];      /* guest-physical */
     uint64_t iova[NR_BUFS];     /* as pvdma answered (0: not mapped) */
     uint16_t sq_tail, cid;
@@ -74,19 +73,19 @@ static Rig *rig_start(void)
     uint64_t g = 1ull << env.granule_shift;
     int i;
 
-    r->qts = qtest_initf("-machine q35,memory-backend=ram -m 256M -nodefaults"
+    r->pv.qts = qtest_initf("-machine q35,memory-backend=ram -m 256M -nodefaults"
                          " -object memory-backend-memfd,id=ram,share=on,size=256M"
                          " -object dartpass-provider,id=prov,socket=%s"
                          " -device dartpass-pci,id=nvme,provider=prov,host=%s,addr=04.0"
                          " -device pvdma-pci,id=pv,addr=05.0,backend=provider,"
                          "provider=prov", env.socket, env.nvme);
-    r->bus = qpci_new_pc(r->qts, NULL);
+    r->bus = qpci_new_pc(r->pv.qts, NULL);
     r->nvme = qpci_device_find(r->bus, NVME_DEVFN);
-    r->pv = qpci_device_find(r->bus, PVDMA_DEVFN);
-    g_assert(r->nvme && r->pv);
-    qpci_device_enable(r->pv);
-    r->pv_bar = qpci_iomap(r->pv, 0, NULL);
-    r->batch = 32 * MiB;
+    r->pv.dev = qpci_device_find(r->bus, PVDMA_DEVFN);
+    g_assert(r->nvme && r->pv.dev);
+    qpci_device_enable(r->pv.dev);
+    r->pv.bar = qpci_iomap(r->pv.dev, 0, NULL);
+    r->pv.batch = 32 * MiB;
     for (i = 0; i < NR_BUFS; i++) {
         r->buf[i] = 64 * MiB + i * g;
     }
@@ -96,75 +95,27 @@ static Rig *rig_start(void)
 static void rig_stop(Rig *r)
 {
     g_free(r->nvme);
-    g_free(r->pv);
+    g_free(r->pv.dev);
     qpci_free_pc(r->bus);
-    qtest_quit(r->qts);
+    qtest_quit(r->pv.qts);
     g_free(r);
 }
 
-static uint32_t pv_rd(Rig *r, uint32_t reg)
+/* Live mappings as pvdma counts them, and as the provider does (its COUNTERS). */
+static uint64_t pv_live(Rig *r)
 {
-    return qpci_io_readl(r->pv, r->pv_bar, reg);
+    return pvq_qom_u64(r->pv.qts, "/machine/peripheral/pv", "live-mappings");
 }
 
-static void pv_wr(Rig *r, uint32_t reg, uint32_t val)
+static uint64_t prov_live(Rig *r)
 {
-    qpci_io_writel(r->pv, r->pv_bar, reg, val);
-}
-
-static uint64_t qom_u64(Rig *r, const char *path, const char *prop)
-{
-    QDict *rsp = qtest_qmp(r->qts, "{'execute': 'qom-get', 'arguments':"
-                           " {'path': %s, 'property': %s}}", path, prop);
-    uint64_t val;
-
-    g_assert(qdict_haskey(rsp, "return"));
-    val = qdict_get_int(rsp, "return");
-    qobject_unref(rsp);
-    return val;
-}
-
-/* One batch of n entries through the doorbell; returns the batch's status. */
-static uint32_t ring(Rig *r, struct pvdma_req *req, unsigned int n)
-{
-    struct pvdma_batch hdr = {
-        .count = cpu_to_le16(n), .status = cpu_to_le16(PVDMA_S_PENDING),
-    };
-    uint32_t st;
-
-    qtest_memwrite(r->qts, r->batch, &hdr, sizeof(hdr));
-    qtest_memwrite(r->qts, r->batch + sizeof(hdr), req, n * sizeof(*req));
-    pv_wr(r, PVDMA_REG_DOORBELL, r->batch / PVDMA_BATCH_ALIGN);
-    st = pv_rd(r, PVDMA_REG_BATCH_STATUS);
-    qtest_memread(r->qts, r->batch, &hdr, sizeof(hdr));
-    qtest_memread(r->qts, r->batch + sizeof(hdr), req, n * sizeof(*req));
-    g_assert_cmpuint(le16_to_cpu(hdr.status), ==, st);
-    if (st == PVDMA_S_OK) {
-        g_assert_cmpuint(le32_to_cpu(hdr.done), ==, n);
-    }
-    return st;
-}
-
-static struct pvdma_req req_map(uint64_t gpa, uint32_t len, uint8_t flags)
-{
-    return (struct pvdma_req) {
-        .op = PVDMA_OP_MAP, .flags = flags, .status = cpu_to_le16(PVDMA_S_PENDING),
-        .len = cpu_to_le32(len), .gpa = cpu_to_le64(gpa),
-    };
-}
-
-static struct pvdma_req req_unmap(uint64_t iova, uint32_t len)
-{
-    return (struct pvdma_req) {
-        .op = PVDMA_OP_UNMAP, .status = cpu_to_le16(PVDMA_S_PENDING),
-        .len = cpu_to_le32(len), .iova = cpu_to_le64(iova),
-    };
+    return pvq_qom_u64(r->pv.qts, "/objects/prov", "live-mappings");
 }
 
 static void pv_enable(Rig *r)
 {
-    pv_wr(r, PVDMA_REG_DRV_FEATURES, PVDMA_F_GRANULE);
-    pv_wr(r, PVDMA_REG_STATUS, PVDMA_STATUS_ENABLE);
+    pvq_wr(&r->pv, PVDMA_REG_DRV_FEATURES, PVDMA_F_GRANULE);
+    pvq_wr(&r->pv, PVDMA_REG_STATUS, PVDMA_STATUS_ENABLE);
 }
 
 /*
@@ -178,17 +129,17 @@ static void map_buffers(Rig *r)
         [BUF_ID] = PVDMA_MAP_WRITE, [BUF_OTHER] = PVDMA_MAP_WRITE,
     };
     struct pvdma_req q[NR_BUFS];
-    uint64_t base = pv_rd(r, PVDMA_REG_APERTURE_LO) |
-                    (uint64_t)pv_rd(r, PVDMA_REG_APERTURE_HI) << 32;
-    uint64_t size = pv_rd(r, PVDMA_REG_APSIZE_LO) |
-                    (uint64_t)pv_rd(r, PVDMA_REG_APSIZE_HI) << 32;
+    uint64_t base = pvq_rd(&r->pv, PVDMA_REG_APERTURE_LO) |
+                    (uint64_t)pvq_rd(&r->pv, PVDMA_REG_APERTURE_HI) << 32;
+    uint64_t size = pvq_rd(&r->pv, PVDMA_REG_APSIZE_LO) |
+                    (uint64_t)pvq_rd(&r->pv, PVDMA_REG_APSIZE_HI) << 32;
     uint64_t g = 1ull << env.granule_shift;
     int i;
 
     for (i = 0; i < NR_BUFS; i++) {
-        q[i] = req_map(r->buf[i], PAGE, perm[i]);
+        q[i] = pvq_map_req(r->buf[i], PAGE, perm[i]);
     }
-    g_assert_cmpuint(ring(r, q, NR_BUFS), ==, PVDMA_S_OK);
+    g_assert_cmpuint(pvq_ring(&r->pv, q, NR_BUFS), ==, PVDMA_S_OK);
     for (i = 0; i < NR_BUFS; i++) {
         g_assert_cmpuint(le16_to_cpu(q[i].status), ==, PVDMA_S_OK);
         g_assert_cmpuint(le32_to_cpu(q[i].mapped), ==, PAGE);
@@ -205,9 +156,9 @@ static void unmap_buffers(Rig *r)
     int i;
 
     for (i = 0; i < NR_BUFS; i++) {
-        q[i] = req_unmap(r->iova[i], PAGE);
+        q[i] = pvq_unmap_req(r->iova[i], PAGE);
     }
-    g_assert_cmpuint(ring(r, q, NR_BUFS), ==, PVDMA_S_OK);
+    g_assert_cmpuint(pvq_ring(&r->pv, q, NR_BUFS), ==, PVDMA_S_OK);
     for (i = 0; i < NR_BUFS; i++) {
         g_assert_cmpuint(le16_to_cpu(q[i].status), ==, PVDMA_S_OK);
         r->iova[i] = 0;
@@ -271,12 +222,12 @@ static uint16_t nvme_identify(Rig *r, uint64_t iova)
     cmd[6] = cpu_to_le32(iova);         /* PRP1 */
     cmd[7] = cpu_to_le32(iova >> 32);
     cmd[10] = cpu_to_le32(1);           /* CNS: the controller */
-    qtest_memwrite(r->qts, r->buf[BUF_SQ] + r->sq_tail * 64, cmd, sizeof(cmd));
+    qtest_memwrite(r->pv.qts, r->buf[BUF_SQ] + r->sq_tail * 64, cmd, sizeof(cmd));
     r->sq_tail = (r->sq_tail + 1) % NVME_QD;
     nvme_wr(r, NVME_SQ0TDBL, r->sq_tail);
     /* The completion of command k is CQ entry k - 1, phase 1 (one pass only). */
     for (ms = 10000; ms; ms--) {
-        qtest_memread(r->qts, r->buf[BUF_CQ] + (cid - 1) * 16, cqe, sizeof(cqe));
+        qtest_memread(r->pv.qts, r->buf[BUF_CQ] + (cid - 1) * 16, cqe, sizeof(cqe));
         if (le32_to_cpu(cqe[3]) >> 16 & 1) {
             break;
         }
@@ -295,12 +246,13 @@ static void test_identity(void)
     g_assert_cmphex(qpci_config_readw(r->nvme, PCI_VENDOR_ID), ==, 0x1b36);
     g_assert_cmphex(qpci_config_readw(r->nvme, PCI_DEVICE_ID), ==, 0x0010);
     g_assert_cmphex(qpci_config_readl(r->nvme, PCI_CLASS_REVISION) >> 8, ==, 0x010802);
-    g_assert_cmpuint(pv_rd(r, PVDMA_REG_GRANULE_SHIFT), ==, env.granule_shift);
-    g_assert_cmpuint(pv_rd(r, PVDMA_REG_MAX_MAPPINGS), ==, env.max_mappings);
+    g_assert_cmpuint(pvq_rd(&r->pv, PVDMA_REG_GRANULE_SHIFT), ==, env.granule_shift);
+    g_assert_cmpuint(pvq_rd(&r->pv, PVDMA_REG_MAX_MAPPINGS), ==, env.max_mappings);
     /* pvdma manages exactly the passthrough function, by its guest address. */
-    g_assert_cmpuint(pv_rd(r, PVDMA_REG_MANAGED_COUNT), ==, 1);
-    pv_wr(r, PVDMA_REG_MANAGED_SEL, 0);
-    g_assert_cmphex(pv_rd(r, PVDMA_REG_MANAGED_RID), ==, PVDMA_RID(0, 0, NVME_DEVFN));
+    g_assert_cmpuint(pvq_rd(&r->pv, PVDMA_REG_MANAGED_COUNT), ==, 1);
+    pvq_wr(&r->pv, PVDMA_REG_MANAGED_SEL, 0);
+    g_assert_cmphex(pvq_rd(&r->pv, PVDMA_REG_MANAGED_RID), ==,
+                    PVDMA_RID(0, 0, NVME_DEVFN));
     rig_stop(r);
 }
 
@@ -313,20 +265,20 @@ static void test_identify(void)
 
     pv_enable(r);
     map_buffers(r);
-    g_assert_cmpuint(qom_u64(r, "/machine/peripheral/pv", "live-mappings"), ==, NR_BUFS);
+    g_assert_cmpuint(pv_live(r), ==, NR_BUFS);
     /* The provider's own count (COUNTERS), not only pvdma's. */
-    g_assert_cmpuint(qom_u64(r, "/objects/prov", "live-mappings"), ==, NR_BUFS);
+    g_assert_cmpuint(prov_live(r), ==, NR_BUFS);
     nvme_start(r);
     g_assert_cmpuint(nvme_identify(r, r->iova[BUF_ID]), ==, 0);
-    qtest_memread(r->qts, r->buf[BUF_ID], &vid, sizeof(vid));
-    qtest_memread(r->qts, r->buf[BUF_ID] + 4, sn, 20);
+    qtest_memread(r->pv.qts, r->buf[BUF_ID], &vid, sizeof(vid));
+    qtest_memread(r->pv.qts, r->buf[BUF_ID] + 4, sn, 20);
     g_assert_cmphex(le16_to_cpu(vid), ==, 0x1b36);
     g_assert_cmpstr(g_strchomp(sn), ==, env.serial);
     nvme_wr(r, NVME_CC, 0);
     nvme_wait_ready(r, false);
     unmap_buffers(r);
-    g_assert_cmpuint(qom_u64(r, "/machine/peripheral/pv", "live-mappings"), ==, 0);
-    g_assert_cmpuint(qom_u64(r, "/objects/prov", "live-mappings"), ==, 0);
+    g_assert_cmpuint(pv_live(r), ==, 0);
+    g_assert_cmpuint(prov_live(r), ==, 0);
     rig_stop(r);
 }
 
@@ -345,12 +297,12 @@ static void test_unmapped(void)
     map_buffers(r);
     nvme_start(r);
     stale = r->iova[BUF_ID];
-    q = req_unmap(stale, PAGE);
-    g_assert_cmpuint(ring(r, &q, 1), ==, PVDMA_S_OK);
+    q = pvq_unmap_req(stale, PAGE);
+    g_assert_cmpuint(pvq_ring(&r->pv, &q, 1), ==, PVDMA_S_OK);
     g_assert_cmpuint(le16_to_cpu(q.status), ==, PVDMA_S_OK);
-    qtest_memwrite(r->qts, r->buf[BUF_ID], zero, sizeof(zero));
+    qtest_memwrite(r->pv.qts, r->buf[BUF_ID], zero, sizeof(zero));
     nvme_identify(r, stale);
-    qtest_memread(r->qts, r->buf[BUF_ID], got, sizeof(got));
+    qtest_memread(r->pv.qts, r->buf[BUF_ID], got, sizeof(got));
     g_assert_true(buffer_is_zero(got, sizeof(got)));
     printf("# unmapped-iova 0x%" PRIx64 "\n", stale);
     rig_stop(r);
@@ -364,12 +316,12 @@ static void test_reset(void)
 
     pv_enable(r);
     map_buffers(r);
-    g_assert_cmpuint(qom_u64(r, "/machine/peripheral/pv", "live-mappings"), ==, NR_BUFS);
-    rsp = qtest_qmp(r->qts, "{'execute': 'system_reset'}");
+    g_assert_cmpuint(pv_live(r), ==, NR_BUFS);
+    rsp = qtest_qmp(r->pv.qts, "{'execute': 'system_reset'}");
     qobject_unref(rsp);
-    qtest_qmp_eventwait(r->qts, "RESET");
-    g_assert_cmpuint(qom_u64(r, "/machine/peripheral/pv", "live-mappings"), ==, 0);
-    g_assert_cmpuint(qom_u64(r, "/objects/prov", "live-mappings"), ==, 0);
+    qtest_qmp_eventwait(r->pv.qts, "RESET");
+    g_assert_cmpuint(pv_live(r), ==, 0);
+    g_assert_cmpuint(prov_live(r), ==, 0);
     rig_stop(r);
 }
 

@@ -17,7 +17,7 @@
 #include "libqos/pci-pc.h"
 #include "libqos/generic-pcihost.h"
 #include "hw/pci/pci_regs.h"
-#include "../../hw/pvdma/pvdma_proto.h"
+#include "pvdma-qtest.h"
 
 #define GRANULE         (16 * KiB)
 #define EDU_BUF         0x40000         /* edu's internal DMA buffer */
@@ -29,14 +29,13 @@
 #define EDU_CMD_TO_RAM  0x2
 
 typedef struct Rig {
-    QTestState *qts;
+    PVDMAQ pv;          /* the pvdma device at 04.0 */
     QPCIBus *bus;
     QGenericPCIBus *generic;
-    QPCIDevice *dev, *rp, *edu, *edu_root;
-    QPCIBar bar, edu_bar, edu_root_bar;
+    QPCIDevice *rp, *edu, *edu_root;
+    QPCIBar edu_bar, edu_root_bar;
     uint64_t ram;       /* start of scratch guest RAM */
     uint64_t ram_end;   /* end of guest RAM */
-    uint64_t batch;     /* batch buffer, 4 KiB aligned */
 } Rig;
 
 static bool is_x86(void)
@@ -87,27 +86,27 @@ static Rig *rig_start(const char *extra)
     const char *machine = is_x86() ? "-machine q35" : "-machine virt -cpu max";
     uint64_t ram_base = is_x86() ? 0 : 0x40000000;
 
-    r->qts = qtest_initf("%s -m 256M -nodefaults"
+    r->pv.qts = qtest_initf("%s -m 256M -nodefaults"
                          " -device pcie-root-port,id=rp1,chassis=1,addr=05.0"
                          " -device pvdma-pci,id=pv,addr=04.0,managed-bus=rp1%s"
                          " -device edu,bus=rp1,dma_mask=0xffffffffffff"
                          " -device edu,addr=06.0,dma_mask=0xffffffffffff",
                          machine, extra ? extra : "");
     if (is_x86()) {
-        r->bus = qpci_new_pc(r->qts, NULL);
+        r->bus = qpci_new_pc(r->pv.qts, NULL);
     } else {
         r->generic = g_new0(QGenericPCIBus, 1);
-        qpci_init_generic(r->generic, r->qts, NULL, false);
+        qpci_init_generic(r->generic, r->pv.qts, NULL, false);
         r->bus = &r->generic->bus;
     }
     r->ram = ram_base + 64 * MiB;
     r->ram_end = ram_base + 256 * MiB;
-    r->batch = ram_base + 32 * MiB;
+    r->pv.batch = ram_base + 32 * MiB;
     g_assert_cmpint(qpci_secondary_buses_init(r->bus), ==, 1);
 
-    r->dev = rig_find(r, QPCI_DEVFN(4, 0), PVDMA_PCI_VENDOR_ID, PVDMA_PCI_DEVICE_ID);
-    qpci_device_enable(r->dev);
-    r->bar = qpci_iomap(r->dev, 0, NULL);
+    r->pv.dev = rig_find(r, QPCI_DEVFN(4, 0), PVDMA_PCI_VENDOR_ID, PVDMA_PCI_DEVICE_ID);
+    qpci_device_enable(r->pv.dev);
+    r->pv.bar = qpci_iomap(r->pv.dev, 0, NULL);
     r->edu_root = rig_find(r, QPCI_DEVFN(6, 0), 0x1234, 0x11e8);
     qpci_device_enable(r->edu_root);
     r->edu_root_bar = qpci_iomap(r->edu_root, 0, NULL);
@@ -121,7 +120,7 @@ static Rig *rig_start(const char *extra)
 
 static void rig_stop(Rig *r)
 {
-    g_free(r->dev);
+    g_free(r->pv.dev);
     g_free(r->rp);
     g_free(r->edu);
     g_free(r->edu_root);
@@ -130,97 +129,30 @@ static void rig_stop(Rig *r)
     } else {
         qpci_free_pc(r->bus);
     }
-    qtest_quit(r->qts);
+    qtest_quit(r->pv.qts);
     g_free(r);
-}
-
-static uint32_t rd(Rig *r, uint32_t reg)
-{
-    return qpci_io_readl(r->dev, r->bar, reg);
-}
-
-static void wr(Rig *r, uint32_t reg, uint32_t val)
-{
-    qpci_io_writel(r->dev, r->bar, reg, val);
 }
 
 static uint64_t pv_stat(Rig *r, const char *name)
 {
-    QDict *rsp = qtest_qmp(r->qts, "{'execute': 'qom-get', 'arguments':"
-                           " {'path': '/machine/peripheral/pv', 'property': %s}}",
-                           name);
-    uint64_t val;
-
-    g_assert(qdict_haskey(rsp, "return"));
-    val = qdict_get_int(rsp, "return");
-    qobject_unref(rsp);
-    return val;
+    return pvq_qom_u64(r->pv.qts, "/machine/peripheral/pv", name);
 }
 
 static void rig_enable(Rig *r)
 {
-    wr(r, PVDMA_REG_DRV_FEATURES, PVDMA_F_GRANULE | PVDMA_F_FAULT_LOG);
-    wr(r, PVDMA_REG_STATUS, PVDMA_STATUS_ENABLE);
+    pvq_wr(&r->pv, PVDMA_REG_DRV_FEATURES, PVDMA_F_GRANULE | PVDMA_F_FAULT_LOG);
+    pvq_wr(&r->pv, PVDMA_REG_STATUS, PVDMA_STATUS_ENABLE);
 }
 
-static struct pvdma_req req_map(uint64_t gpa, uint32_t len, uint8_t flags)
-{
-    return (struct pvdma_req) {
-        .op = PVDMA_OP_MAP, .flags = flags, .status = cpu_to_le16(PVDMA_S_PENDING),
-        .len = cpu_to_le32(len), .gpa = cpu_to_le64(gpa),
-    };
-}
-
-static struct pvdma_req req_unmap(uint64_t iova, uint32_t len)
-{
-    return (struct pvdma_req) {
-        .op = PVDMA_OP_UNMAP, .status = cpu_to_le16(PVDMA_S_PENDING),
-        .len = cpu_to_le32(len), .iova = cpu_to_le64(iova),
-    };
-}
-
-/* Writes hdr and n entries at gpa, rings, reads both back; returns BATCH_STATUS. */
-static uint32_t ring_at(Rig *r, uint64_t gpa, struct pvdma_batch *hdr,
-                        struct pvdma_req *req, unsigned int n)
-{
-    uint32_t st;
-
-    hdr->status = cpu_to_le16(PVDMA_S_PENDING);
-    qtest_memwrite(r->qts, gpa, hdr, sizeof(*hdr));
-    if (n) {
-        qtest_memwrite(r->qts, gpa + sizeof(*hdr), req, n * sizeof(*req));
-    }
-    wr(r, PVDMA_REG_DOORBELL, gpa / PVDMA_BATCH_ALIGN);
-    st = rd(r, PVDMA_REG_BATCH_STATUS);
-    qtest_memread(r->qts, gpa, hdr, sizeof(*hdr));
-    if (n) {
-        qtest_memread(r->qts, gpa + sizeof(*hdr), req, n * sizeof(*req));
-    }
-    return st;
-}
-
-static uint32_t ring(Rig *r, struct pvdma_req *req, unsigned int n)
-{
-    struct pvdma_batch hdr = { .count = cpu_to_le16(n) };
-    uint32_t st = ring_at(r, r->batch, &hdr, req, n);
-
-    g_assert_cmpuint(le16_to_cpu(hdr.status), ==, st);
-    if (st == PVDMA_S_OK) {
-        g_assert_cmpuint(le32_to_cpu(hdr.done), ==, n);
-    }
-    return st;
-}
-
-/* One request alone in a batch; returns its status. */
 static uint16_t one(Rig *r, struct pvdma_req *q)
 {
-    g_assert_cmpuint(ring(r, q, 1), ==, PVDMA_S_OK);
+    g_assert_cmpuint(pvq_ring(&r->pv, q, 1), ==, PVDMA_S_OK);
     return le16_to_cpu(q->status);
 }
 
 static uint64_t map_ok(Rig *r, uint64_t gpa, uint32_t len, uint8_t flags)
 {
-    struct pvdma_req q = req_map(gpa, len, flags);
+    struct pvdma_req q = pvq_map_req(gpa, len, flags);
 
     g_assert_cmpuint(one(r, &q), ==, PVDMA_S_OK);
     g_assert_cmpuint(le32_to_cpu(q.mapped), ==, len);
@@ -229,14 +161,14 @@ static uint64_t map_ok(Rig *r, uint64_t gpa, uint32_t len, uint8_t flags)
 
 static void unmap_ok(Rig *r, uint64_t iova, uint32_t len)
 {
-    struct pvdma_req q = req_unmap(iova, len);
+    struct pvdma_req q = pvq_unmap_req(iova, len);
 
     g_assert_cmpuint(one(r, &q), ==, PVDMA_S_OK);
 }
 
 static uint16_t map_status(Rig *r, uint64_t gpa, uint32_t len, uint8_t flags)
 {
-    struct pvdma_req q = req_map(gpa, len, flags);
+    struct pvdma_req q = pvq_map_req(gpa, len, flags);
 
     return one(r, &q);
 }
@@ -249,7 +181,7 @@ static void edu_dma(Rig *r, QPCIDevice *d, QPCIBar bar, uint64_t addr, uint32_t 
     qpci_io_writeq(d, bar, EDU_DMA_CNT, len);
     qpci_io_writeq(d, bar, EDU_DMA_CMD, EDU_CMD_RUN | (to_ram ? EDU_CMD_TO_RAM : 0));
     /* edu starts the transfer 100 ms of virtual time after the command. */
-    qtest_clock_step(r->qts, 200 * 1000 * 1000);
+    qtest_clock_step(r->pv.qts, 200 * 1000 * 1000);
     g_assert_cmphex(qpci_io_readq(d, bar, EDU_DMA_CMD) & EDU_CMD_RUN, ==, 0);
 }
 
@@ -261,7 +193,7 @@ static void fill(Rig *r, uint64_t gpa, uint8_t seed, size_t len)
     for (i = 0; i < len; i++) {
         buf[i] = seed + i * 7;
     }
-    qtest_memwrite(r->qts, gpa, buf, len);
+    qtest_memwrite(r->pv.qts, gpa, buf, len);
 }
 
 static bool holds(Rig *r, uint64_t gpa, uint8_t seed, size_t len)
@@ -269,7 +201,7 @@ static bool holds(Rig *r, uint64_t gpa, uint8_t seed, size_t len)
     g_autofree uint8_t *buf = g_malloc(len);
     size_t i;
 
-    qtest_memread(r->qts, gpa, buf, len);
+    qtest_memread(r->pv.qts, gpa, buf, len);
     for (i = 0; i < len; i++) {
         if (buf[i] != (uint8_t)(seed + i * 7)) {
             return false;
@@ -282,41 +214,42 @@ static void test_identity(void)
 {
     Rig *r = rig_start(NULL);
 
-    g_assert_cmphex(rd(r, PVDMA_REG_MAGIC), ==, PVDMA_MAGIC);
-    g_assert_cmphex(rd(r, PVDMA_REG_VERSION), ==,
+    g_assert_cmphex(pvq_rd(&r->pv, PVDMA_REG_MAGIC), ==, PVDMA_MAGIC);
+    g_assert_cmphex(pvq_rd(&r->pv, PVDMA_REG_VERSION), ==,
                     PVDMA_VERSION(PVDMA_VERSION_MAJOR, PVDMA_VERSION_MINOR));
-    g_assert_cmphex(rd(r, PVDMA_REG_DEV_FEATURES), ==,
+    g_assert_cmphex(pvq_rd(&r->pv, PVDMA_REG_DEV_FEATURES), ==,
                     PVDMA_F_GRANULE | PVDMA_F_FAULT_LOG);
-    g_assert_cmpuint(rd(r, PVDMA_REG_GRANULE_SHIFT), ==, 14);
-    g_assert_cmpuint(rd(r, PVDMA_REG_MAX_BATCH), ==, 512);
-    g_assert_cmpuint(rd(r, PVDMA_REG_MAX_MAPPINGS), ==, 65536);
-    g_assert_cmpuint(rd(r, PVDMA_REG_MAX_BYTES_LO), ==, 1536 * MiB);
-    g_assert_cmpuint(rd(r, PVDMA_REG_MAX_BYTES_HI), ==, 0);
-    g_assert_cmphex(rd(r, PVDMA_REG_APERTURE_LO), ==, (uint32_t)aperture_base());
-    g_assert_cmphex(rd(r, PVDMA_REG_APERTURE_HI), ==, aperture_base() >> 32);
-    g_assert_cmphex(rd(r, PVDMA_REG_APSIZE_LO), ==, (uint32_t)aperture_size());
-    g_assert_cmphex(rd(r, PVDMA_REG_APSIZE_HI), ==, aperture_size() >> 32);
+    g_assert_cmpuint(pvq_rd(&r->pv, PVDMA_REG_GRANULE_SHIFT), ==, 14);
+    g_assert_cmpuint(pvq_rd(&r->pv, PVDMA_REG_MAX_BATCH), ==, 512);
+    g_assert_cmpuint(pvq_rd(&r->pv, PVDMA_REG_MAX_MAPPINGS), ==, 65536);
+    g_assert_cmpuint(pvq_rd(&r->pv, PVDMA_REG_MAX_BYTES_LO), ==, 1536 * MiB);
+    g_assert_cmpuint(pvq_rd(&r->pv, PVDMA_REG_MAX_BYTES_HI), ==, 0);
+    g_assert_cmphex(pvq_rd(&r->pv, PVDMA_REG_APERTURE_LO), ==,
+                    (uint32_t)aperture_base());
+    g_assert_cmphex(pvq_rd(&r->pv, PVDMA_REG_APERTURE_HI), ==, aperture_base() >> 32);
+    g_assert_cmphex(pvq_rd(&r->pv, PVDMA_REG_APSIZE_LO), ==, (uint32_t)aperture_size());
+    g_assert_cmphex(pvq_rd(&r->pv, PVDMA_REG_APSIZE_HI), ==, aperture_size() >> 32);
     /* Exactly the edu behind the root port is managed, named by requester ID. */
-    g_assert_cmpuint(rd(r, PVDMA_REG_MANAGED_COUNT), ==, 1);
-    wr(r, PVDMA_REG_MANAGED_SEL, 0);
-    g_assert_cmphex(rd(r, PVDMA_REG_MANAGED_RID), ==, PVDMA_RID(0, 1, 0));
-    wr(r, PVDMA_REG_MANAGED_SEL, 1);
-    g_assert_cmphex(rd(r, PVDMA_REG_MANAGED_RID), ==, PVDMA_RID_NONE);
+    g_assert_cmpuint(pvq_rd(&r->pv, PVDMA_REG_MANAGED_COUNT), ==, 1);
+    pvq_wr(&r->pv, PVDMA_REG_MANAGED_SEL, 0);
+    g_assert_cmphex(pvq_rd(&r->pv, PVDMA_REG_MANAGED_RID), ==, PVDMA_RID(0, 1, 0));
+    pvq_wr(&r->pv, PVDMA_REG_MANAGED_SEL, 1);
+    g_assert_cmphex(pvq_rd(&r->pv, PVDMA_REG_MANAGED_RID), ==, PVDMA_RID_NONE);
     /* Writes to read-only or unknown registers change nothing. */
-    wr(r, PVDMA_REG_MAX_MAPPINGS, 7);
-    wr(r, 0xffc, 7);
-    g_assert_cmpuint(rd(r, PVDMA_REG_MAX_MAPPINGS), ==, 65536);
-    g_assert_cmpuint(rd(r, 0xffc), ==, 0);
+    pvq_wr(&r->pv, PVDMA_REG_MAX_MAPPINGS, 7);
+    pvq_wr(&r->pv, 0xffc, 7);
+    g_assert_cmpuint(pvq_rd(&r->pv, PVDMA_REG_MAX_MAPPINGS), ==, 65536);
+    g_assert_cmpuint(pvq_rd(&r->pv, 0xffc), ==, 0);
     /* Unknown feature bits are refused. */
-    wr(r, PVDMA_REG_DRV_FEATURES, 1u << 31);
-    g_assert_cmphex(rd(r, PVDMA_REG_DRV_FEATURES), ==, 0);
+    pvq_wr(&r->pv, PVDMA_REG_DRV_FEATURES, 1u << 31);
+    g_assert_cmphex(pvq_rd(&r->pv, PVDMA_REG_DRV_FEATURES), ==, 0);
     rig_enable(r);
-    g_assert_cmphex(rd(r, PVDMA_REG_DRV_FEATURES), ==,
+    g_assert_cmphex(pvq_rd(&r->pv, PVDMA_REG_DRV_FEATURES), ==,
                     PVDMA_F_GRANULE | PVDMA_F_FAULT_LOG);
     rig_stop(r);
 
     r = rig_start(",host-tso=on");
-    g_assert_cmphex(rd(r, PVDMA_REG_DEV_FEATURES) & PVDMA_F_HOST_TSO, ==,
+    g_assert_cmphex(pvq_rd(&r->pv, PVDMA_REG_DEV_FEATURES) & PVDMA_F_HOST_TSO, ==,
                     PVDMA_F_HOST_TSO);
     rig_stop(r);
 }
@@ -331,8 +264,8 @@ static void test_map_single(void)
     iova = map_ok(r, r->ram + 0x1000, 0x1000, PVDMA_MAP_READ);
     g_assert_cmphex(iova & (GRANULE - 1), ==, 0x1000);
     g_assert_cmpuint(iova, >=, aperture_base());
-    g_assert_cmpuint(rd(r, PVDMA_REG_LIVE_MAPPINGS), ==, 1);
-    g_assert_cmpuint(rd(r, PVDMA_REG_LIVE_BYTES_LO), ==, GRANULE);
+    g_assert_cmpuint(pvq_rd(&r->pv, PVDMA_REG_LIVE_MAPPINGS), ==, 1);
+    g_assert_cmpuint(pvq_rd(&r->pv, PVDMA_REG_LIVE_BYTES_LO), ==, GRANULE);
     g_assert_cmpuint(pv_stat(r, "live-mappings"), ==, 1);
     g_assert_cmpuint(pv_stat(r, "live-bytes"), ==, GRANULE);
     /* A range straddling two pages covers both. */
@@ -372,10 +305,10 @@ static void test_map_batch(void)
         /* Sizes 1..4 pages at varying offsets; every buffer in its own pages. */
         uint32_t len = (i % 4 + 1) * GRANULE - (i % 3) * 0x800;
 
-        q[i] = req_map(r->ram + (uint64_t)i * 5 * GRANULE + (i % 3) * 0x800, len,
+        q[i] = pvq_map_req(r->ram + (uint64_t)i * 5 * GRANULE + (i % 3) * 0x800, len,
                        PVDMA_MAP_READ | PVDMA_MAP_WRITE);
     }
-    g_assert_cmpuint(ring(r, q, N), ==, PVDMA_S_OK);
+    g_assert_cmpuint(pvq_ring(&r->pv, q, N), ==, PVDMA_S_OK);
     for (i = 0; i < N; i++) {
         uint64_t gpa = le64_to_cpu(q[i].gpa), iova = le64_to_cpu(q[i].iova);
 
@@ -394,9 +327,9 @@ static void test_map_batch(void)
     }
     g_assert_cmpuint(pv_stat(r, "live-mappings"), ==, N);
     for (i = 0; i < N; i++) {
-        q[i] = req_unmap(le64_to_cpu(q[i].iova), le32_to_cpu(q[i].len));
+        q[i] = pvq_unmap_req(le64_to_cpu(q[i].iova), le32_to_cpu(q[i].len));
     }
-    g_assert_cmpuint(ring(r, q, N), ==, PVDMA_S_OK);
+    g_assert_cmpuint(pvq_ring(&r->pv, q, N), ==, PVDMA_S_OK);
     for (i = 0; i < N; i++) {
         g_assert_cmpuint(le16_to_cpu(q[i].status), ==, PVDMA_S_OK);
     }
@@ -413,25 +346,25 @@ static void test_status_invalid(void)
     struct pvdma_req q;
 
     rig_enable(r);
-    q = req_map(r->ram, 4096, PVDMA_MAP_READ);
+    q = pvq_map_req(r->ram, 4096, PVDMA_MAP_READ);
     q.reserved = cpu_to_le32(1);
     g_assert_cmpuint(one(r, &q), ==, PVDMA_S_INVALID);
     g_assert_cmpuint(map_status(r, r->ram, 0, PVDMA_MAP_READ), ==, PVDMA_S_INVALID);
     g_assert_cmpuint(map_status(r, r->ram, 4096, 0), ==, PVDMA_S_INVALID);
     g_assert_cmpuint(map_status(r, r->ram, 4096, 0x4), ==, PVDMA_S_INVALID);
-    q = req_map(r->ram, 4096, PVDMA_MAP_READ);
+    q = pvq_map_req(r->ram, 4096, PVDMA_MAP_READ);
     q.iova = cpu_to_le64(2 * MiB);      /* the guest cannot choose the address */
     g_assert_cmpuint(one(r, &q), ==, PVDMA_S_INVALID);
-    q = req_map(r->ram, 4096, PVDMA_MAP_READ);
+    q = pvq_map_req(r->ram, 4096, PVDMA_MAP_READ);
     q.mapped = cpu_to_le32(1);
     g_assert_cmpuint(one(r, &q), ==, PVDMA_S_INVALID);
     /* gpa + len wraps around the address space */
     g_assert_cmpuint(map_status(r, UINT64_MAX - 0xfff, 0x2000, PVDMA_MAP_READ), ==,
                      PVDMA_S_INVALID);
-    q = req_unmap(1 * MiB, 4096);
+    q = pvq_unmap_req(1 * MiB, 4096);
     q.flags = PVDMA_MAP_READ;
     g_assert_cmpuint(one(r, &q), ==, PVDMA_S_INVALID);
-    q = req_unmap(1 * MiB, 4096);
+    q = pvq_unmap_req(1 * MiB, 4096);
     q.gpa = cpu_to_le64(r->ram);
     g_assert_cmpuint(one(r, &q), ==, PVDMA_S_INVALID);
     g_assert_cmpuint(pv_stat(r, "refused-invalid"), ==, 9);
@@ -442,7 +375,7 @@ static void test_status_invalid(void)
 static void test_status_unsupported(void)
 {
     Rig *r = rig_start(NULL);
-    struct pvdma_req q = req_map(r->ram, 4096, PVDMA_MAP_READ);
+    struct pvdma_req q = pvq_map_req(r->ram, 4096, PVDMA_MAP_READ);
 
     rig_enable(r);
     q.op = 3;
@@ -457,7 +390,7 @@ static void test_status_unsupported(void)
 static void test_status_bad_address(void)
 {
     Rig *r = rig_start(NULL);
-    uint64_t bar = qpci_config_readl(r->dev, PCI_BASE_ADDRESS_0) & ~0xfull;
+    uint64_t bar = qpci_config_readl(r->pv.dev, PCI_BASE_ADDRESS_0) & ~0xfull;
     uint64_t rom = is_x86() ? 4 * GiB - 64 * KiB : 0;    /* BIOS / flash */
 
     rig_enable(r);
@@ -484,15 +417,15 @@ static void test_status_not_found(void)
     uint64_t iova;
 
     rig_enable(r);
-    q = req_unmap(1 * MiB, 4096);
+    q = pvq_unmap_req(1 * MiB, 4096);
     g_assert_cmpuint(one(r, &q), ==, PVDMA_S_NOT_FOUND);
     iova = map_ok(r, r->ram, 2 * GRANULE, PVDMA_MAP_READ);
-    q = req_unmap(iova, GRANULE);        /* part of a mapping */
+    q = pvq_unmap_req(iova, GRANULE);        /* part of a mapping */
     g_assert_cmpuint(one(r, &q), ==, PVDMA_S_NOT_FOUND);
-    q = req_unmap(iova + GRANULE, GRANULE);
+    q = pvq_unmap_req(iova + GRANULE, GRANULE);
     g_assert_cmpuint(one(r, &q), ==, PVDMA_S_NOT_FOUND);
     unmap_ok(r, iova, 2 * GRANULE);
-    q = req_unmap(iova, 2 * GRANULE);    /* twice */
+    q = pvq_unmap_req(iova, 2 * GRANULE);    /* twice */
     g_assert_cmpuint(one(r, &q), ==, PVDMA_S_NOT_FOUND);
     g_assert_cmpuint(pv_stat(r, "refused-not-found"), ==, 4);
     g_assert_cmpuint(pv_stat(r, "live-mappings"), ==, 0);
@@ -513,13 +446,13 @@ static void test_status_not_found_inexact(void)
     iova = map_ok(r, r->ram + 0x1000, 4096, PVDMA_MAP_WRITE);
     page = iova & ~(uint64_t)(GRANULE - 1);
     g_assert_cmphex(page, !=, iova);
-    q = req_unmap(page, 1);
+    q = pvq_unmap_req(page, 1);
     g_assert_cmpuint(one(r, &q), ==, PVDMA_S_NOT_FOUND);
-    q = req_unmap(page, GRANULE);
+    q = pvq_unmap_req(page, GRANULE);
     g_assert_cmpuint(one(r, &q), ==, PVDMA_S_NOT_FOUND);
-    q = req_unmap(iova, 4095);
+    q = pvq_unmap_req(iova, 4095);
     g_assert_cmpuint(one(r, &q), ==, PVDMA_S_NOT_FOUND);
-    q = req_unmap(iova + 1, 4095);
+    q = pvq_unmap_req(iova + 1, 4095);
     g_assert_cmpuint(one(r, &q), ==, PVDMA_S_NOT_FOUND);
     g_assert_cmpuint(pv_stat(r, "live-mappings"), ==, 1);
     unmap_ok(r, iova, 4096);
@@ -535,7 +468,7 @@ static void test_limit_mappings(void)
     unsigned int i;
 
     rig_enable(r);
-    g_assert_cmpuint(rd(r, PVDMA_REG_MAX_MAPPINGS), ==, 64);
+    g_assert_cmpuint(pvq_rd(&r->pv, PVDMA_REG_MAX_MAPPINGS), ==, 64);
     for (i = 0; i < 64; i++) {
         iova[i] = map_ok(r, r->ram + i * GRANULE, 512, PVDMA_MAP_READ);
     }
@@ -581,7 +514,7 @@ static void test_status_no_space(void)
     uint64_t a;
 
     rig_enable(r);
-    g_assert_cmpuint(rd(r, PVDMA_REG_APSIZE_LO), ==, 64 * KiB);
+    g_assert_cmpuint(pvq_rd(&r->pv, PVDMA_REG_APSIZE_LO), ==, 64 * KiB);
     g_assert_cmpuint(map_status(r, r->ram, 80 * KiB, PVDMA_MAP_READ), ==,
                      PVDMA_S_NO_SPACE);
     a = map_ok(r, r->ram, 32 * KiB, PVDMA_MAP_READ);
@@ -600,34 +533,37 @@ static void test_status_batch(void)
     Rig *r = rig_start(",max-batch=8");
     struct pvdma_req q[9];
     struct pvdma_batch hdr;
-    uint64_t bar = qpci_config_readl(r->dev, PCI_BASE_ADDRESS_0) & ~0xfull;
+    uint64_t bar = qpci_config_readl(r->pv.dev, PCI_BASE_ADDRESS_0) & ~0xfull;
     unsigned int i;
 
     for (i = 0; i < 9; i++) {
-        q[i] = req_map(r->ram + i * GRANULE, 4096, PVDMA_MAP_READ);
+        q[i] = pvq_map_req(r->ram + i * GRANULE, 4096, PVDMA_MAP_READ);
     }
-    g_assert_cmpuint(ring(r, q, 1), ==, PVDMA_S_NOT_READY);
+    g_assert_cmpuint(pvq_ring(&r->pv, q, 1), ==, PVDMA_S_NOT_READY);
     g_assert_cmpuint(le16_to_cpu(q[0].status), ==, PVDMA_S_PENDING);
     rig_enable(r);
-    g_assert_cmpuint(ring(r, q, 0), ==, PVDMA_S_BAD_BATCH);
-    g_assert_cmpuint(ring(r, q, 9), ==, PVDMA_S_BAD_BATCH);
+    g_assert_cmpuint(pvq_ring(&r->pv, q, 0), ==, PVDMA_S_BAD_BATCH);
+    g_assert_cmpuint(pvq_ring(&r->pv, q, 9), ==, PVDMA_S_BAD_BATCH);
     hdr = (struct pvdma_batch) { .count = cpu_to_le16(1), .flags = cpu_to_le16(1) };
-    g_assert_cmpuint(ring_at(r, r->batch, &hdr, q, 1), ==, PVDMA_S_BAD_BATCH);
+    g_assert_cmpuint(pvq_ring_at(&r->pv, r->pv.batch, &hdr, q, 1), ==,
+                     PVDMA_S_BAD_BATCH);
     hdr = (struct pvdma_batch) { .count = cpu_to_le16(1), .reserved = 1 };
-    g_assert_cmpuint(ring_at(r, r->batch, &hdr, q, 1), ==, PVDMA_S_BAD_BATCH);
+    g_assert_cmpuint(pvq_ring_at(&r->pv, r->pv.batch, &hdr, q, 1), ==,
+                     PVDMA_S_BAD_BATCH);
     hdr = (struct pvdma_batch) { .count = cpu_to_le16(1), .reserved2 = 1 };
-    g_assert_cmpuint(ring_at(r, r->batch, &hdr, q, 1), ==, PVDMA_S_BAD_BATCH);
+    g_assert_cmpuint(pvq_ring_at(&r->pv, r->pv.batch, &hdr, q, 1), ==,
+                     PVDMA_S_BAD_BATCH);
     g_assert_cmpuint(le16_to_cpu(q[0].status), ==, PVDMA_S_PENDING);
     /* A batch in a BAR or past the end of RAM; one in RAM's last page works. */
-    wr(r, PVDMA_REG_DOORBELL, bar / PVDMA_BATCH_ALIGN);
-    g_assert_cmpuint(rd(r, PVDMA_REG_BATCH_STATUS), ==, PVDMA_S_BAD_BATCH);
-    wr(r, PVDMA_REG_DOORBELL, r->ram_end / PVDMA_BATCH_ALIGN);
-    g_assert_cmpuint(rd(r, PVDMA_REG_BATCH_STATUS), ==, PVDMA_S_BAD_BATCH);
+    pvq_wr(&r->pv, PVDMA_REG_DOORBELL, bar / PVDMA_BATCH_ALIGN);
+    g_assert_cmpuint(pvq_rd(&r->pv, PVDMA_REG_BATCH_STATUS), ==, PVDMA_S_BAD_BATCH);
+    pvq_wr(&r->pv, PVDMA_REG_DOORBELL, r->ram_end / PVDMA_BATCH_ALIGN);
+    g_assert_cmpuint(pvq_rd(&r->pv, PVDMA_REG_BATCH_STATUS), ==, PVDMA_S_BAD_BATCH);
     hdr = (struct pvdma_batch) { .count = cpu_to_le16(8) };
-    qtest_memwrite(r->qts, r->ram_end - 4096, &hdr, sizeof(hdr));
-    qtest_memwrite(r->qts, r->ram_end - 4096 + sizeof(hdr), q, 8 * sizeof(*q));
-    wr(r, PVDMA_REG_DOORBELL, (r->ram_end - 4096) / PVDMA_BATCH_ALIGN);
-    g_assert_cmpuint(rd(r, PVDMA_REG_BATCH_STATUS), ==, PVDMA_S_OK);
+    qtest_memwrite(r->pv.qts, r->ram_end - 4096, &hdr, sizeof(hdr));
+    qtest_memwrite(r->pv.qts, r->ram_end - 4096 + sizeof(hdr), q, 8 * sizeof(*q));
+    pvq_wr(&r->pv, PVDMA_REG_DOORBELL, (r->ram_end - 4096) / PVDMA_BATCH_ALIGN);
+    g_assert_cmpuint(pvq_rd(&r->pv, PVDMA_REG_BATCH_STATUS), ==, PVDMA_S_OK);
     g_assert_cmpuint(pv_stat(r, "live-mappings"), ==, 8);
     rig_stop(r);
 
@@ -635,14 +571,15 @@ static void test_status_batch(void)
     r = rig_start(NULL);
     rig_enable(r);
     hdr = (struct pvdma_batch) { .count = cpu_to_le16(128) };
-    qtest_memwrite(r->qts, r->ram_end - 4096, &hdr, sizeof(hdr));
-    wr(r, PVDMA_REG_DOORBELL, (r->ram_end - 4096) / PVDMA_BATCH_ALIGN);
-    g_assert_cmpuint(rd(r, PVDMA_REG_BATCH_STATUS), ==, PVDMA_S_BAD_BATCH);
+    qtest_memwrite(r->pv.qts, r->ram_end - 4096, &hdr, sizeof(hdr));
+    pvq_wr(&r->pv, PVDMA_REG_DOORBELL, (r->ram_end - 4096) / PVDMA_BATCH_ALIGN);
+    g_assert_cmpuint(pvq_rd(&r->pv, PVDMA_REG_BATCH_STATUS), ==, PVDMA_S_BAD_BATCH);
     g_assert_cmpuint(pv_stat(r, "live-mappings"), ==, 0);
     /* Bus mastering off: the device cannot read the batch. */
-    qpci_config_writew(r->dev, PCI_COMMAND, PCI_COMMAND_MEMORY);
+    qpci_config_writew(r->pv.dev, PCI_COMMAND, PCI_COMMAND_MEMORY);
     hdr = (struct pvdma_batch) { .count = cpu_to_le16(1) };
-    g_assert_cmpuint(ring_at(r, r->batch, &hdr, q, 1), ==, PVDMA_S_BAD_BATCH);
+    g_assert_cmpuint(pvq_ring_at(&r->pv, r->pv.batch, &hdr, q, 1), ==,
+                     PVDMA_S_BAD_BATCH);
     g_assert_cmpuint(le16_to_cpu(q[0].status), ==, PVDMA_S_PENDING);
     rig_stop(r);
 }
@@ -658,18 +595,18 @@ static void test_reset(void)
     for (i = 0; i < 8; i++) {
         map_ok(r, r->ram + i * GRANULE, 4096, PVDMA_MAP_READ);
     }
-    wr(r, PVDMA_REG_STATUS, 0);
-    g_assert_cmpuint(rd(r, PVDMA_REG_LIVE_MAPPINGS), ==, 0);
-    g_assert_cmpuint(rd(r, PVDMA_REG_DRV_FEATURES), ==, 0);
+    pvq_wr(&r->pv, PVDMA_REG_STATUS, 0);
+    g_assert_cmpuint(pvq_rd(&r->pv, PVDMA_REG_LIVE_MAPPINGS), ==, 0);
+    g_assert_cmpuint(pvq_rd(&r->pv, PVDMA_REG_DRV_FEATURES), ==, 0);
     rig_enable(r);
     for (i = 0; i < 8; i++) {
         map_ok(r, r->ram + i * GRANULE, 4096, PVDMA_MAP_READ);
     }
     g_assert_cmpuint(pv_stat(r, "live-mappings"), ==, 8);
-    rsp = qtest_qmp(r->qts, "{'execute': 'system_reset'}");
+    rsp = qtest_qmp(r->pv.qts, "{'execute': 'system_reset'}");
     g_assert(qdict_haskey(rsp, "return"));
     qobject_unref(rsp);
-    qtest_qmp_eventwait(r->qts, "RESET");
+    qtest_qmp_eventwait(r->pv.qts, "RESET");
     g_assert_cmpuint(pv_stat(r, "live-mappings"), ==, 0);
     g_assert_cmpuint(pv_stat(r, "live-bytes"), ==, 0);
     g_assert_cmpuint(pv_stat(r, "peak-mappings"), ==, 8);
@@ -692,32 +629,32 @@ static void test_dma(void)
     edu_dma(r, r->edu, r->edu_bar, out, 4096, true);
     g_assert(holds(r, dst, 0x11, 4096));
     g_assert_cmpuint(pv_stat(r, "faults"), ==, 0);
-    g_assert_cmpuint(rd(r, PVDMA_REG_FAULTS), ==, 0);
+    g_assert_cmpuint(pvq_rd(&r->pv, PVDMA_REG_FAULTS), ==, 0);
 
     /* Wrong direction: a device write through a read-only mapping. */
     fill(r, src, 0x22, 4096);
     edu_dma(r, r->edu, r->edu_bar, in, 4096, true);
     g_assert(holds(r, src, 0x22, 4096));
-    g_assert_cmpuint(rd(r, PVDMA_REG_FAULTS), ==, 1);
-    g_assert_cmphex(rd(r, PVDMA_REG_FAULT_ADDR_LO), ==, (uint32_t)in);
-    g_assert_cmphex(rd(r, PVDMA_REG_FAULT_ADDR_HI), ==, in >> 32);
-    g_assert_cmphex(rd(r, PVDMA_REG_FAULT_RID), ==, PVDMA_RID(0, 1, 0));
-    g_assert_cmphex(rd(r, PVDMA_REG_FAULT_FLAGS), ==,
+    g_assert_cmpuint(pvq_rd(&r->pv, PVDMA_REG_FAULTS), ==, 1);
+    g_assert_cmphex(pvq_rd(&r->pv, PVDMA_REG_FAULT_ADDR_LO), ==, (uint32_t)in);
+    g_assert_cmphex(pvq_rd(&r->pv, PVDMA_REG_FAULT_ADDR_HI), ==, in >> 32);
+    g_assert_cmphex(pvq_rd(&r->pv, PVDMA_REG_FAULT_RID), ==, PVDMA_RID(0, 1, 0));
+    g_assert_cmphex(pvq_rd(&r->pv, PVDMA_REG_FAULT_FLAGS), ==,
                     PVDMA_FAULT_WRITE | PVDMA_FAULT_PERM);
 
     /* Outside any mapping: past the end of the 16 KiB page of "out". */
     edu_dma(r, r->edu, r->edu_bar, QEMU_ALIGN_UP(out, GRANULE) + 8 * GRANULE, 64,
             false);
-    g_assert_cmpuint(rd(r, PVDMA_REG_FAULTS), ==, 2);
-    g_assert_cmphex(rd(r, PVDMA_REG_FAULT_FLAGS), ==, PVDMA_FAULT_UNMAPPED);
+    g_assert_cmpuint(pvq_rd(&r->pv, PVDMA_REG_FAULTS), ==, 2);
+    g_assert_cmphex(pvq_rd(&r->pv, PVDMA_REG_FAULT_FLAGS), ==, PVDMA_FAULT_UNMAPPED);
 
     /* After unmap: the same address that worked now faults and moves nothing. */
     unmap_ok(r, out, 4096);
     fill(r, dst, 0x33, 4096);
     edu_dma(r, r->edu, r->edu_bar, out, 4096, true);
     g_assert(holds(r, dst, 0x33, 4096));
-    g_assert_cmpuint(rd(r, PVDMA_REG_FAULTS), ==, 3);
-    g_assert_cmphex(rd(r, PVDMA_REG_FAULT_FLAGS), ==,
+    g_assert_cmpuint(pvq_rd(&r->pv, PVDMA_REG_FAULTS), ==, 3);
+    g_assert_cmphex(pvq_rd(&r->pv, PVDMA_REG_FAULT_FLAGS), ==,
                     PVDMA_FAULT_WRITE | PVDMA_FAULT_UNMAPPED);
     /* A device address equal to the guest-physical one is not a mapping. */
     edu_dma(r, r->edu, r->edu_bar, src, 4096, false);
@@ -750,7 +687,7 @@ static void test_dma_granule(void)
     rig_stop(r);
     r = rig_start(",granule-shift=12");
     rig_enable(r);
-    g_assert_cmpuint(rd(r, PVDMA_REG_GRANULE_SHIFT), ==, 12);
+    g_assert_cmpuint(pvq_rd(&r->pv, PVDMA_REG_GRANULE_SHIFT), ==, 12);
     iova = map_ok(r, buf, 4096, PVDMA_MAP_READ);
     g_assert_cmphex(iova & 0xfff, ==, 0);
     edu_dma(r, r->edu, r->edu_bar, iova + 0x2000, 4096, false);
@@ -785,7 +722,7 @@ static void test_hmp(void)
     rig_enable(r);
     map_ok(r, r->ram, 4096, PVDMA_MAP_READ);
     map_status(r, r->ram_end, 4096, PVDMA_MAP_READ);
-    out = qtest_hmp(r->qts, "info pvdma");
+    out = qtest_hmp(r->pv.qts, "info pvdma");
     g_assert(strstr(out, "backend emulated"));
     g_assert(strstr(out, "mappings: live 1 peak 1"));
     g_assert(strstr(out, "bad-address  1"));
