@@ -8,7 +8,7 @@
 #   bash demo/run.sh --until=STEP stop after a set-up step: deps, qemu, kernel, module
 #   bash demo/run.sh --passthrough
 #                                 the passthrough chain instead (tests/guest/
-#                                 passthrough-l2.sh, about 8 minutes): a guest (L1) with
+#                                 passthrough-l2.sh, about 10 minutes): a guest (L1) with
 #                                 an emulated IOMMU runs the Linux provider and QEMU,
 #                                 whose guest (L2) drives L1's NVMe and NICs through
 #                                 dartpass-pci and pvdma's provider backend
@@ -77,7 +77,7 @@ step() {
 # The passthrough chain's report, from the nested test's console log and TAP lines.
 passthrough_demo() {
 	local ok=0 log=build/guest/$k/passthrough-l2.log out=build/demo-run.log
-	echo "== booting L1, then three L2 guests inside it (TCG in TCG; about 8 minutes)" >&2
+	echo "== booting L1, then three L2 guests inside it (TCG in TCG; about 10 minutes)" >&2
 	bash rig/guest-run.sh "$k" tests/guest/passthrough-l2.sh >"$out" 2>&1 || ok=$?
 	verdict() { grep -q "^ok - .*$1" "$out" && echo verified || echo FAILED; }
 	note() { tr -d '\r' <"$log" | sed -n "s/^DP-NOTE $1//p" | head -n1; }
