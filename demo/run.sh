@@ -83,10 +83,11 @@ passthrough_demo() {
 	note() { tr -d '\r' <"$log" | sed -n "s/^DP-NOTE $1//p" | head -n1; }
 	local pv maps unmaps trips qemu
 	pv=$(note "l2: pvdma ")
-	maps=$(echo "$pv" | sed -n 's/.*maps \([0-9]*\).*/\1/p')
-	unmaps=$(echo "$pv" | sed -n 's/.*unmaps \([0-9]*\).*/\1/p')
-	trips=$(echo "$pv" | sed -n 's/.*round_trips \([0-9]*\).*/\1/p')
-	qemu=$(note "dartpass provider: client [0-9]* gone: " | cut -d';' -f2-)
+	# "maps M unmaps U round_trips R"
+	maps=$(echo "$pv" | sed -n 's/^maps \([0-9]*\).*/\1/p')
+	unmaps=$(echo "$pv" | sed -n 's/.* unmaps \([0-9]*\).*/\1/p')
+	trips=$(echo "$pv" | sed -n 's/.* round_trips \([0-9]*\).*/\1/p')
+	qemu=$(note "dartpass provider: client [0-9]* gone: " | sed 's/^[^;]*; //')
 	cat <<REPORT
 
 dartpass demo, passthrough: L1 ($k, emulated IOMMU) runs the Linux provider and QEMU;
