@@ -17,6 +17,7 @@
 #include "qom/object_interfaces.h"
 #include "hw/pci/pci_device.h"
 #include "dartpass-provider.h"
+#include "dp_prov.h"
 #include "trace.h"
 
 /* Providers run under TCG in the nested tests: a reply may take seconds. */
@@ -36,32 +37,9 @@ struct DartpassProvider {
     uint8_t *rbuf;              /* PROV_MAX_MSG + 1: an oversized reply shows */
 };
 
-static const char *const dartpass_provider_status_names[PROV_S_COUNT] = {
-    [PROV_S_OK] = "OK",
-    [PROV_S_INVALID] = "INVALID",
-    [PROV_S_BAD_ADDRESS] = "BAD_ADDRESS",
-    [PROV_S_UNSUPPORTED] = "UNSUPPORTED",
-    [PROV_S_NO_MAPPINGS] = "NO_MAPPINGS",
-    [PROV_S_NO_BYTES] = "NO_BYTES",
-    [PROV_S_NO_SPACE] = "NO_SPACE",
-    [PROV_S_NOT_FOUND] = "NOT_FOUND",
-    [PROV_S_NOT_READY] = "NOT_READY",
-    [PROV_S_BAD_BATCH] = "BAD_BATCH",
-    [PROV_S_VERSION] = "VERSION",
-    [PROV_S_NO_FUNCTION] = "NO_FUNCTION",
-    [PROV_S_BUSY] = "BUSY",
-    [PROV_S_NOT_CLAIMED] = "NOT_CLAIMED",
-    [PROV_S_DENIED] = "DENIED",
-    [PROV_S_BAD_FD] = "BAD_FD",
-    [PROV_S_IO] = "IO",
-};
-
 const char *dartpass_provider_status_name(int status)
 {
-    if (status < 0) {
-        return "no reply";
-    }
-    return status < PROV_S_COUNT ? dartpass_provider_status_names[status] : "unknown";
+    return status < 0 ? "no reply" : dp_prov_status_name(status);
 }
 
 static void dartpass_provider_kill(DartpassProvider *p)
