@@ -241,3 +241,8 @@ dp_rig_functions() {
 		dp_check "$_bdf binds to vfio-pci" dp_vfio_bind "$_bdf"
 	done
 }
+# dp_dmar_write_fault BDF ADDR: L1's Intel IOMMU logged blocking a write by BDF at
+# ADDR. The requester reads [00:04.0] on 6.12, [0000:00:04.0] on 7.2.
+dp_dmar_write_fault() {
+	dmesg | grep -q "DMAR: \[DMA Write.*\[\(0000:\)\?${1#0000:}\] fault addr $2 "
+}

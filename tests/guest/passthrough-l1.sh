@@ -71,12 +71,10 @@ cat /tmp/newer.out
 DARTPASS_SOCKET=$sock DARTPASS_NVME=$nvme DARTPASS_SERIAL=dp0 \
 	DARTPASS_GRANULE_SHIFT=$granule_shift DARTPASS_MAX_MAPPINGS=$max_mappings \
 	dp_qtest dartpass-test
-# The requester: [00:04.0] on 6.12, [0000:00:04.0] on 7.2.
 a=$(sed -n 's/^# unmapped-iova \(0x[0-9a-f]*\).*/\1/p' /tmp/qtest.out)
-logged="dmesg | grep 'DMAR: \\[DMA Write.*\\[\\(0000:\\)\\?${nvme#0000:}\\] fault addr ${a:-none} '"
-dp_wait 10 sh -c "$logged"
+dp_wait 10 dp_dmar_write_fault "$nvme" "${a:-none}"
 dp_check "Identify at an unmapped bus address: L1's IOMMU blocked and logged it (${a:-?})" \
-	sh -c "$logged"
+	dp_dmar_write_fault "$nvme" "${a:-none}"
 dp_check "no other IOMMU fault in L1" \
 	sh -c "test \"\$(dmesg | grep -c 'DMAR: \\[DMA')\" = 1"
 

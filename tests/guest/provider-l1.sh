@@ -101,10 +101,9 @@ dp_check "no IOMMU faults from the NVMe round trip" test -z "$(dmar_faults)"
 for mode in unmapped read-only; do
 	client -as "dma-fault $mode" dma-fault "$sock" $mode
 	a=$(sed -n 's/^DP-INFO dma-fault: fault-iova \(0x[0-9a-f]*\).*/\1/p' /tmp/client.out)
-	# The requester: [00:04.0] on 6.12, [0000:00:04.0] on 7.2.
-	logged="dmesg | grep 'DMAR: \\[DMA Write.*\\[\\(0000:\\)\\?${nvme#0000:}\\] fault addr ${a:-none} '"
-	dp_wait 10 sh -c "$logged"
-	dp_check "$mode: L1's IOMMU blocked and logged the NVMe's write at ${a:-?}" sh -c "$logged"
+	dp_wait 10 dp_dmar_write_fault "$nvme" "${a:-none}"
+	dp_check "$mode: L1's IOMMU blocked and logged the NVMe's write at ${a:-?}" \
+		dp_dmar_write_fault "$nvme" "${a:-none}"
 	faults="$faults $a"
 done
 
