@@ -52,6 +52,7 @@ enum prov_op {
 	PROV_OP_DMA = 12,		/* a batch of pvdma MAP/UNMAP entries */
 	PROV_OP_RESET = 13,		/* function-level reset, else a bus reset */
 	PROV_OP_COUNTERS = 14,		/* the provider's counters for this client */
+	PROV_OP_NOTIFY = 15,		/* IRQ_PENDING: how the client learns bits are set */
 	PROV_OP_COUNT
 };
 
@@ -100,7 +101,8 @@ struct prov_hdr {
  * request is NOT_READY.
  */
 #define PROV_F_IRQ_EVENTFD	(1u << 0)	/* interrupts signal eventfds (Linux) */
-#define PROV_F_IRQ_PENDING	(1u << 1)	/* interrupts set a pending bitmap (macOS) */
+#define PROV_F_IRQ_PENDING	(1u << 1)	/* interrupts set a pending bitmap (macOS;
+						 * Linux too, with a NOTIFY eventfd) */
 #define PROV_F_REGION_FD	(1u << 2)	/* REGION_MAP passes an fd (Linux) */
 #define PROV_F_DMA_FD		(1u << 3)	/* DMA_MEMORY takes an fd (Linux) */
 #define PROV_F_ALL		(PROV_F_IRQ_EVENTFD | PROV_F_IRQ_PENDING | \
@@ -274,6 +276,13 @@ struct prov_irq_req {
 struct prov_irq_pending_rep {
 	pvdma_le64 bits;	/* bit i: vector start + i fired since the last read */
 };
+
+/*
+ * NOTIFY (fn 0, no body; needs IRQ_PENDING): how the connection learns that a pending
+ * bit became set. Linux: one eventfd, which the provider signals (replacing an earlier
+ * one). macOS: the external method is called asynchronously and the driver completes
+ * it with one argument, the bitmap of function handles that have bits pending.
+ */
 
 /*
  * DMA_MEMORY: once per connection. Linux: one fd of a memfd, tmpfs or hugetlbfs file

@@ -168,30 +168,68 @@ static int refuse(struct dp_dart *d, int status)
 	return status;
 }
 
-int dp_dart_map(struct dp_dart *d, uint64_t pa, uint64_t len, unsigned int perm,
-		uint64_t *iova)
+/*
+ * Takes [start, start + size) out of the free space, which must hold it whole. An
+ * extent split in two needs a second slot: spare, which is freed when not used.
+ */
+static int space_take(struct dp_dart *d, uint64_t start, uint64_t size, void *spare)
 {
-	uint64_t g = granule(d), first, size, start;
-	struct dp_dart_mapping *m;
-	int ret;
+	struct dp_tree_node *n = dp_tree_floor(&d->free_by_start, start, 0);
+	struct dp_dart_extent *e = n ? dp_tree_entry(n, struct dp_dart_extent, by_start) : NULL;
+	uint64_t end = start + size;
+
+	if (!e || end < start || end > e->start + e->size) {
+		dp_free(spare);
+		return PVDMA_S_NO_SPACE;
+	}
+	extent_unindex(d, e);
+	if (end < e->start + e->size) {
+		struct dp_dart_extent *tail = spare;
+
+		tail->start = end;
+		tail->size = e->start + e->size - end;
+		extent_index(d, tail);
+		spare = NULL;
+	}
+	if (start > e->start) {
+		e->size = start - e->start;
+		extent_index(d, e);
+	} else {
+		dp_free(e);
+	}
+	dp_free(spare);
+	return PVDMA_S_OK;
+}
+
+/* The checks every map passes before an address is chosen; sets its whole pages. */
+static int admit(struct dp_dart *d, uint64_t pa, uint64_t len, unsigned int perm,
+		 uint64_t *first, uint64_t *size)
+{
+	uint64_t g = granule(d);
 
 	if (!len || !perm || (perm & ~(PVDMA_MAP_READ | PVDMA_MAP_WRITE)) ||
 	    pa + len < pa || DP_ALIGN_UP(pa + len, g) < pa)
 		return refuse(d, PVDMA_S_INVALID);
-	first = DP_ALIGN_DOWN(pa, g);
-	size = DP_ALIGN_UP(pa + len, g) - first;
+	*first = DP_ALIGN_DOWN(pa, g);
+	*size = DP_ALIGN_UP(pa + len, g) - *first;
 	if (d->stats.live_mappings >= d->cfg.max_mappings)
 		return refuse(d, PVDMA_S_NO_MAPPINGS);
-	if (size > d->cfg.max_bytes - d->stats.live_bytes)
+	if (*size > d->cfg.max_bytes - d->stats.live_bytes)
 		return refuse(d, PVDMA_S_NO_BYTES);
-	m = dp_zalloc(sizeof(union dp_dart_slot));
-	if (!m)
-		return refuse(d, PVDMA_S_NO_SPACE);
-	ret = space_alloc(d, size, &start);
-	if (ret) {
-		dp_free(m);
-		return refuse(d, ret);
-	}
+	return PVDMA_S_OK;
+}
+
+int dp_dart_admit(struct dp_dart *d, uint64_t pa, uint64_t len, unsigned int perm)
+{
+	uint64_t first, size;
+
+	return admit(d, pa, len, perm, &first, &size);
+}
+
+/* Records the mapping of [first, first + size) at start, its space already taken. */
+static void record(struct dp_dart *d, struct dp_dart_mapping *m, uint64_t start,
+		   uint64_t pa, uint64_t first, uint64_t size, uint64_t len, unsigned int perm)
+{
 	m->iova = start;
 	m->pa = first;
 	m->size = size;
@@ -207,6 +245,56 @@ int dp_dart_map(struct dp_dart *d, uint64_t pa, uint64_t len, unsigned int perm,
 		d->stats.peak_mappings = d->stats.live_mappings;
 	if (d->stats.live_bytes > d->stats.peak_bytes)
 		d->stats.peak_bytes = d->stats.live_bytes;
+}
+
+int dp_dart_map_at(struct dp_dart *d, uint64_t pa, uint64_t len, unsigned int perm,
+		   uint64_t start, uint64_t *iova)
+{
+	uint64_t first, size;
+	void *m, *spare;
+	int ret;
+
+	ret = admit(d, pa, len, perm, &first, &size);
+	if (ret)
+		return ret;
+	if (start % granule(d))
+		return refuse(d, PVDMA_S_INVALID);
+	m = dp_zalloc(sizeof(union dp_dart_slot));
+	spare = dp_zalloc(sizeof(union dp_dart_slot));
+	if (!m || !spare) {
+		dp_free(m);
+		dp_free(spare);
+		return refuse(d, PVDMA_S_NO_SPACE);
+	}
+	ret = space_take(d, start, size, spare);
+	if (ret) {
+		dp_free(m);
+		return refuse(d, ret);
+	}
+	record(d, m, start, pa, first, size, len, perm);
+	*iova = start + (pa - first);
+	return PVDMA_S_OK;
+}
+
+int dp_dart_map(struct dp_dart *d, uint64_t pa, uint64_t len, unsigned int perm,
+		uint64_t *iova)
+{
+	uint64_t first, size, start;
+	struct dp_dart_mapping *m;
+	int ret;
+
+	ret = admit(d, pa, len, perm, &first, &size);
+	if (ret)
+		return ret;
+	m = dp_zalloc(sizeof(union dp_dart_slot));
+	if (!m)
+		return refuse(d, PVDMA_S_NO_SPACE);
+	ret = space_alloc(d, size, &start);
+	if (ret) {
+		dp_free(m);
+		return refuse(d, ret);
+	}
+	record(d, m, start, pa, first, size, len, perm);
 	*iova = start + (pa - first);
 	return PVDMA_S_OK;
 }

@@ -625,6 +625,15 @@ static int op_irq_pending(struct op_ctx *x)
 	return PROV_S_OK;
 }
 
+static int op_notify(struct op_ctx *x)
+{
+	struct dp_prov *p = x->p;
+
+	if (!p->ops->notify || !(x->c->features & PROV_F_IRQ_PENDING))
+		return PROV_S_UNSUPPORTED;
+	return p->ops->notify(p->os, x->c, x->fds, x->nfds);
+}
+
 static int op_reset(struct op_ctx *x)
 {
 	struct dp_prov *p = x->p;
@@ -664,31 +673,76 @@ static int op_dma_memory(struct op_ctx *x)
 	return PROV_S_OK;
 }
 
-static int dma_map(struct dp_prov_conn *c, struct pvdma_req *r)
+/* The core chooses the bus address with the DART model, then the OS maps it there. */
+static int map_core_iova(struct dp_prov_conn *c, struct pvdma_req *r)
 {
 	struct dp_prov *p = c->prov;
 	struct dp_dart_stats before = c->dart.stats;
 	const struct dp_dart_mapping *m;
-	uint64_t iova;
+	uint64_t iova, page, size;
 	int st;
 
-	/* The memory is a granule multiple, so the pages around the range lie in it too. */
-	if (r->gpa > c->mem_size || r->len > c->mem_size - r->gpa)
-		return PROV_S_BAD_ADDRESS;
 	st = dp_dart_map(&c->dart, r->gpa, r->len, r->flags, &iova);
 	if (st)
 		return st;
 	m = dp_dart_lookup(&c->dart, iova);
-	if (p->ops->dma_map(p->os, c, m->iova, m->pa, m->size, m->perm)) {
+	page = m->iova;
+	size = m->size;
+	if (p->ops->dma_map(p->os, c, m->pa, &size, m->perm, &page)) {
 		/* As if the entry never reached the model: no map, unmap or peak from it. */
 		dp_dart_unmap(&c->dart, iova, r->len);
 		c->dart.stats = before;
 		return PROV_S_IO;
 	}
-	p->total_live_mappings++;
 	r->iova = iova;
 	r->mapped = r->len;
 	return PROV_S_OK;
+}
+
+/*
+ * The OS's IOMMU chooses the bus address and perhaps maps only a first part; the
+ * model, asked first so the caps hold, records what it did.
+ */
+static int map_os_iova(struct dp_prov_conn *c, struct pvdma_req *r)
+{
+	struct dp_prov *p = c->prov;
+	uint64_t g = 1ull << p->cfg.dart.granule_shift;
+	uint64_t first = DP_ALIGN_DOWN(r->gpa, g), offset = r->gpa - first;
+	uint64_t want = DP_ALIGN_UP(r->gpa + r->len, g) - first, size = want, page = 0;
+	uint64_t len, iova;
+	struct dp_dart_stats before;
+	int st;
+
+	st = dp_dart_admit(&c->dart, r->gpa, r->len, r->flags);
+	if (st)
+		return st;
+	if (p->ops->dma_map(p->os, c, first, &size, r->flags, &page))
+		return PROV_S_IO;
+	before = c->dart.stats;
+	len = size < want ? size - offset : r->len;
+	/* An answer beyond the contract, or an address the model holds, is the OS's fault. */
+	if (!size || size > want || size % g || page % g ||
+	    dp_dart_map_at(&c->dart, r->gpa, len, r->flags, page, &iova)) {
+		p->ops->dma_unmap(p->os, c, page, size);
+		c->dart.stats = before;
+		return PROV_S_IO;
+	}
+	r->iova = iova;
+	r->mapped = len;
+	return PROV_S_OK;
+}
+
+static int dma_map(struct dp_prov_conn *c, struct pvdma_req *r)
+{
+	struct dp_prov *p = c->prov;
+	int st;
+
+	/* The memory is a granule multiple, so the pages around the range lie in it too. */
+	if (r->gpa > c->mem_size || r->len > c->mem_size - r->gpa)
+		return PROV_S_BAD_ADDRESS;
+	st = p->cfg.os_iova ? map_os_iova(c, r) : map_core_iova(c, r);
+	p->total_live_mappings += st == PROV_S_OK;
+	return st;
 }
 
 static int dma_unmap(struct dp_prov_conn *c, const struct pvdma_req *r)
@@ -804,6 +858,7 @@ static const struct op_row {
 	[PROV_OP_DMA] = { sizeof(struct prov_dma_batch), true, FN_NONE, false, op_dma },
 	[PROV_OP_RESET] = { 0, false, FN_HELD, false, op_reset },
 	[PROV_OP_COUNTERS] = { 0, false, FN_NONE, false, op_counters },
+	[PROV_OP_NOTIFY] = { 0, false, FN_NONE, true, op_notify },
 };
 
 /* Everything a request must satisfy before its op's handler runs. */
@@ -891,7 +946,9 @@ int dp_prov_init(struct dp_prov *p, const struct dp_prov_config *cfg,
 	    (cfg->features & ~PROV_F_ALL) || !ops->config_read || !ops->config_write ||
 	    !ops->claim || !ops->release || !ops->region_map || !ops->region_read ||
 	    !ops->region_write || !ops->irq_set || !ops->reset || !ops->dma_memory ||
-	    !ops->dma_map || !ops->dma_unmap || !ops->conn_gone)
+	    !ops->dma_map || !ops->dma_unmap || !ops->conn_gone ||
+	    !ops->irq_pending != !ops->notify ||
+	    (!ops->irq_pending && (cfg->features & PROV_F_IRQ_PENDING)))
 		return PROV_S_INVALID;
 	st = dp_dart_init(&probe, &cfg->dart);
 	if (st)

@@ -3,10 +3,11 @@
  * dp_prov: the provider's portable core. It touches no hardware and makes no OS call:
  * it validates every message of the provider protocol (include/provider_proto.h),
  * keeps which connection holds which function, filters config-space writes, chooses
- * every DMA bus address with the DART model (dp_dart) and enforces its caps per
- * connection, and when a connection ends undoes everything it did. What touches
- * hardware is the OS layer, a table of callbacks (struct dp_prov_os_ops): VFIO on
- * Linux (provider/linux/), PCIDriverKit on macOS.
+ * every DMA bus address with the DART model (dp_dart) or records the one the OS's
+ * IOMMU chose (macOS's DART), enforces the caps per connection, and when a
+ * connection ends undoes everything it did. What touches hardware is the OS layer,
+ * a table of callbacks (struct dp_prov_os_ops): VFIO on Linux (provider/linux/),
+ * PCIDriverKit on macOS (provider/macos/).
  *
  * Errors are enum prov_status values, which reach the client unchanged. The core is
  * single-threaded: the OS layer calls it from one thread, or under one lock.
@@ -61,18 +62,37 @@ struct dp_prov_os_ops {
 	/* Checked by the core: type, action, range within the function's vectors. */
 	int (*irq_set)(void *os, unsigned int fn, const struct prov_irq_req *req,
 		       const int *fds, unsigned int nfds);
-	/* NULL where interrupts arrive as eventfds (Linux): IRQ_PENDING is UNSUPPORTED. */
+	/*
+	 * Reads and clears pending bits. NULL where interrupts only signal eventfds:
+	 * IRQ_PENDING and NOTIFY are then UNSUPPORTED.
+	 */
 	int (*irq_pending)(void *os, unsigned int fn, uint32_t type, uint32_t start,
 			   uint32_t count, uint64_t *bits);
+	/*
+	 * NOTIFY: how conn learns that a pending bit became set (Linux: fds[0], an eventfd
+	 * the OS layer checks and keeps; macOS: the call's async completion, which the
+	 * transport hands the OS layer beside the message). Set with irq_pending.
+	 */
+	int (*notify)(void *os, struct dp_prov_conn *conn, const int *fds, unsigned int nfds);
 	/* Decode is on again afterwards, as after claim. */
 	int (*reset)(void *os, unsigned int fn, uint32_t *method);
 	/* Adopts the memory DMA entries point into; fd is -1 on macOS. */
 	int (*dma_memory)(void *os, struct dp_prov_conn *conn, uint64_t size, uint64_t base,
 			  int fd);
-	/* Makes [iova, iova + size) reach memory offset off; all granule aligned. */
-	int (*dma_map)(void *os, struct dp_prov_conn *conn, uint64_t iova, uint64_t off,
-		       uint64_t size, unsigned int perm);
-	/* Removes a range dma_map made; cannot fail (may follow the last release). */
+	/*
+	 * Makes *size bytes at memory offset off reachable at bus address *iova, for the
+	 * device to read (PVDMA_MAP_READ) and/or write (PVDMA_MAP_WRITE); off and *size
+	 * are granule aligned. Without cfg.os_iova, *iova is the core's choice and *size
+	 * is kept (Linux: VFIO type1). With it the OS's IOMMU chooses (macOS: the DART,
+	 * through IODMACommand): the OS layer stores the bus address, granule aligned, in
+	 * *iova, and may map only a first part, at least one granule, lowering *size.
+	 */
+	int (*dma_map)(void *os, struct dp_prov_conn *conn, uint64_t off, uint64_t *size,
+		       unsigned int perm, uint64_t *iova);
+	/*
+	 * Removes a mapping dma_map made, named by the iova and size it ended with; cannot
+	 * fail (may follow the last release).
+	 */
 	void (*dma_unmap)(void *os, struct dp_prov_conn *conn, uint64_t iova, uint64_t size);
 	/* conn is gone and every function and mapping of it released: drop its state. */
 	void (*conn_gone)(void *os, struct dp_prov_conn *conn);
@@ -94,7 +114,12 @@ struct dp_prov_fn {
 };
 
 struct dp_prov_config {
-	struct dp_dart_config dart;	/* aperture, granule, both caps: per connection */
+	/*
+	 * Granule and both caps, per connection. The aperture is where the core chooses
+	 * bus addresses or, with os_iova, where the OS's must lie.
+	 */
+	struct dp_dart_config dart;
+	bool os_iova;			/* the OS's IOMMU chooses bus addresses (macOS) */
 	uint32_t max_batch;		/* 1..PROV_MAX_BATCH */
 	uint32_t features;		/* PROV_F_* this OS layer implements */
 };

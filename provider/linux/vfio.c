@@ -1272,11 +1272,12 @@ static int lx_dma_memory(void *osp, struct dp_prov_conn *conn, uint64_t size, ui
 	return PROV_S_OK;
 }
 
-static int lx_dma_map(void *osp, struct dp_prov_conn *conn, uint64_t iova, uint64_t off,
-		      uint64_t size, unsigned int perm)
+/* The core chose *iova (os_iova is off here): VFIO type1 maps where it is told. */
+static int lx_dma_map(void *osp, struct dp_prov_conn *conn, uint64_t off, uint64_t *size,
+		      unsigned int perm, uint64_t *iova)
 {
 	(void)osp;
-	return lx_map(conn->os, iova, off, size, perm);
+	return lx_map(conn->os, *iova, off, *size, perm);
 }
 
 static void lx_dma_unmap(void *osp, struct dp_prov_conn *conn, uint64_t iova, uint64_t size)

@@ -54,6 +54,12 @@ struct fake {
 	unsigned int nr;
 	int maps, unmaps, gone;
 	bool fail_map;
+	/* os_iova: the fake's IOMMU chooses addresses, downwards from next_iova. */
+	bool chooses;
+	uint64_t next_iova;
+	bool partial;			/* maps only the first granule */
+	uint64_t bad_iova;		/* when not 0: the address it answers instead */
+	int notifies, notify_nfds;
 	int fail_claim;			/* the status claim answers (0: it succeeds) */
 	uint32_t fail_read;		/* a config offset whose read fails (0: none) */
 	int violations;		/* calls the core should never have made */
@@ -265,19 +271,28 @@ static int f_dma_memory(void *os, struct dp_prov_conn *conn, uint64_t size, uint
 	return PROV_S_OK;
 }
 
-static int f_dma_map(void *os, struct dp_prov_conn *conn, uint64_t iova, uint64_t off,
-		     uint64_t size, unsigned int perm)
+static int f_dma_map(void *os, struct dp_prov_conn *conn, uint64_t off, uint64_t *sizep,
+		     unsigned int perm, uint64_t *iovap)
 {
 	struct fake *f = fk(os);
 	struct fake_conn *fc = conn->os;
 	unsigned int i, claims = 0;
+	uint64_t iova = *iovap, size = *sizep;
 
 	for (i = 0; i < NFN; i++)
 		claims += f->holder[i] == conn;
 	if ((iova | off | size) % G || !size || off + size > fc->mem_size || !claims ||
 	    !perm || perm & ~3u || f->nr == MAXR)
 		f->violations++;
-	for (i = 0; i < f->nr; i++)
+	if (f->chooses) {
+		/* On os_iova the core passes no address: *iova is not read. */
+		if (f->partial && size > G)
+			*sizep = size = G;
+		f->next_iova -= size;
+		/* A faulty IOMMU's answer (bad_iova) is recorded unchecked: the core undoes it. */
+		*iovap = iova = f->bad_iova ? f->bad_iova : f->next_iova;
+	}
+	for (i = 0; i < f->nr && !f->bad_iova; i++)
 		if (f->r[i].c == conn && iova < f->r[i].iova + f->r[i].size &&
 		    f->r[i].iova < iova + size)
 			f->violations++;
@@ -293,7 +308,8 @@ static void f_dma_unmap(void *os, struct dp_prov_conn *conn, uint64_t iova, uint
 	struct fake *f = fk(os);
 	unsigned int i;
 
-	for (i = 0; i < f->nr; i++) {
+	/* Newest first: a faulty IOMMU's duplicate (bad_iova) is the one undone. */
+	for (i = f->nr; i--;) {
 		if (f->r[i].c == conn && f->r[i].iova == iova && f->r[i].size == size) {
 			f->r[i] = f->r[--f->nr];
 			f->unmaps++;
@@ -301,6 +317,17 @@ static void f_dma_unmap(void *os, struct dp_prov_conn *conn, uint64_t iova, uint
 		}
 	}
 	f->violations++;
+}
+
+static int f_notify(void *os, struct dp_prov_conn *conn, const int *fds, unsigned int nfds)
+{
+	struct fake *f = fk(os);
+
+	(void)conn;
+	(void)fds;
+	f->notifies++;
+	f->notify_nfds = nfds;
+	return PROV_S_OK;
 }
 
 static void f_conn_gone(void *os, struct dp_prov_conn *conn)
@@ -329,8 +356,8 @@ static const struct dp_prov_os_ops macos_ops = {
 	.config_read = f_config_read, .config_write = f_config_write, .claim = f_claim,
 	.release = f_release, .region_map = f_region_map, .region_read = f_region_read,
 	.region_write = f_region_write, .irq_set = f_irq_set, .irq_pending = f_irq_pending,
-	.reset = f_reset, .dma_memory = f_dma_memory, .dma_map = f_dma_map,
-	.dma_unmap = f_dma_unmap, .conn_gone = f_conn_gone,
+	.notify = f_notify, .reset = f_reset, .dma_memory = f_dma_memory,
+	.dma_map = f_dma_map, .dma_unmap = f_dma_unmap, .conn_gone = f_conn_gone,
 };
 
 /* ---- The fake's functions ---- */
@@ -1690,6 +1717,147 @@ static void test_dma(void)
 	DP_CHECK(!F.violations && F.maps == F.unmaps, "dma: no violations, every map unmapped");
 }
 
+/*
+ * macOS: the OS's IOMMU (the DART) chooses bus addresses. The core keeps the caps
+ * before asking it, records what it answered, and undoes an answer it cannot hold.
+ */
+static void test_os_iova(void)
+{
+	struct dp_prov_config cfg = linux_cfg();
+	struct dp_prov_conn a;
+	struct fake_conn fa;
+	uint64_t iova[4], it, top = (1ull << 33);
+	unsigned int fn, nr;
+	int maps;
+
+	cfg.os_iova = true;
+	cfg.features = PROV_F_IRQ_PENDING;
+	cfg.dart.max_mappings = 4;
+	cfg.dart.max_bytes = 8 * G;
+	fake_init(&F);
+	F.chooses = true;
+	F.next_iova = top;
+	DP_CHECK(dp_prov_init(&P, &cfg, &macos_ops, &F) == PROV_S_OK &&
+		 dp_prov_add_function(&P, PVDMA_RID(0, 3, 0), &fn) == PROV_S_OK,
+		 "os_iova: a provider whose IOMMU chooses");
+	open_conn(&a, &fa);
+	claim(&a, 0);
+	DP_CHECK(dma_mem(&a, 64 * G, 0x7000c0000000ull, 0) == PROV_S_OK &&
+		 fa.mem_base == 0x7000c0000000ull && fa.mem_fd == -1,
+		 "os_iova: DMA_MEMORY by address, no descriptor");
+
+	DP_CHECK(map1(&a, 0x1100, 4096, PVDMA_MAP_READ, &iova[0]) == PROV_S_OK &&
+		 iova[0] == top - G + 0x1100 && last_mapped == 4096 && agree(&F, &a),
+		 "os_iova: the IOMMU's address, with the offset in its page");
+	DP_CHECK(map1(&a, 3 * G - 8, 16, PVDMA_MAP_WRITE, &iova[1]) == PROV_S_OK &&
+		 iova[1] == top - 3 * G + G - 8 && last_mapped == 16 && agree(&F, &a),
+		 "os_iova: a range across two granules");
+	DP_CHECK(a.dart.stats.live_bytes == 3 * G && P.total_live_mappings == 2,
+		 "os_iova: live bytes are whole granules");
+
+	/* A partial map: the guest learns mapped and maps the rest itself. */
+	F.partial = true;
+	DP_CHECK(map1(&a, 8 * G + 0x200, 2 * G, PVDMA_MAP_READ, &iova[2]) == PROV_S_OK &&
+		 last_mapped == G - 0x200 && iova[2] == top - 4 * G + 0x200 && agree(&F, &a),
+		 "os_iova: a partial map says how much is mapped");
+	F.partial = false;
+	DP_CHECK(unmap1(&a, iova[2], 2 * G) == PROV_S_NOT_FOUND,
+		 "os_iova: UNMAP must name what was mapped, not what was asked");
+	DP_CHECK(unmap1(&a, iova[2], G - 0x200) == PROV_S_OK && agree(&F, &a),
+		 "os_iova: UNMAP of the partial mapping");
+
+	/* The caps hold before the IOMMU is asked. */
+	maps = F.maps;
+	DP_CHECK(map1(&a, 16 * G, 6 * G, PVDMA_MAP_READ, NULL) == PROV_S_NO_BYTES &&
+		 F.maps == maps, "os_iova: NO_BYTES, the IOMMU not asked");
+	DP_CHECK(map1(&a, 16 * G, 4096, PVDMA_MAP_READ, &iova[2]) == PROV_S_OK &&
+		 map1(&a, 17 * G, 4096, PVDMA_MAP_READ, &iova[3]) == PROV_S_OK, "four live");
+	maps = F.maps;
+	DP_CHECK(map1(&a, 18 * G, 4096, PVDMA_MAP_READ, NULL) == PROV_S_NO_MAPPINGS &&
+		 F.maps == maps, "os_iova: NO_MAPPINGS, the IOMMU not asked");
+	DP_CHECK(unmap1(&a, iova[3], 4096) == PROV_S_OK && agree(&F, &a), "three live");
+
+	/* Answers the core cannot hold are undone in the IOMMU, and refused as IO. */
+	nr = F.nr;
+	F.bad_iova = iova[0] - 0x1100;
+	DP_CHECK(map1(&a, 20 * G, 4096, PVDMA_MAP_READ, NULL) == PROV_S_IO && F.nr == nr,
+		 "os_iova: an address already mapped: IO, undone");
+	F.bad_iova = top - 40 * G + 0x800;
+	DP_CHECK(map1(&a, 20 * G, 4096, PVDMA_MAP_READ, NULL) == PROV_S_IO && F.nr == nr,
+		 "os_iova: an address off the granule: IO, undone");
+	F.bad_iova = 1ull << 40;
+	DP_CHECK(map1(&a, 20 * G, 4096, PVDMA_MAP_READ, NULL) == PROV_S_IO && F.nr == nr,
+		 "os_iova: an address outside the aperture: IO, undone");
+	F.bad_iova = 0;
+	F.fail_map = true;
+	DP_CHECK(map1(&a, 20 * G, 4096, PVDMA_MAP_READ, NULL) == PROV_S_IO && F.nr == nr,
+		 "os_iova: the IOMMU refuses: IO");
+	F.fail_map = false;
+	DP_CHECK(agree(&F, &a) && a.dart.stats.live_mappings == 3 &&
+		 P.total_live_mappings == 3, "os_iova: the model is as before those");
+	DP_CHECK(map1(&a, 20 * G, 4096, PVDMA_MAP_READ, &it) == PROV_S_OK && agree(&F, &a),
+		 "os_iova: maps again afterwards");
+
+	dp_prov_conn_close(&a);
+	DP_CHECK(F.nr == 0 && P.total_live_mappings == 0 && fa.gone,
+		 "os_iova: closing unmaps everything the IOMMU chose");
+	DP_CHECK(!F.violations, "os_iova: no violations");
+}
+
+/* NOTIFY: the pending model's notification, where the OS layer has one. */
+static void test_notify(void)
+{
+	struct dp_prov_config cfg = linux_cfg();
+	struct dp_prov_os_ops ops = macos_ops;
+	struct dp_prov_conn a;
+	struct fake_conn fa;
+	unsigned int fn;
+
+	ops.notify = NULL;
+	fake_init(&F);
+	DP_CHECK(dp_prov_init(&P, &cfg, &ops, &F) == PROV_S_INVALID,
+		 "init: irq_pending without notify");
+	ops = linux_ops;
+	ops.notify = f_notify;
+	DP_CHECK(dp_prov_init(&P, &cfg, &ops, &F) == PROV_S_INVALID,
+		 "init: notify without irq_pending");
+	cfg.features |= PROV_F_IRQ_PENDING;
+	DP_CHECK(dp_prov_init(&P, &cfg, &linux_ops, &F) == PROV_S_INVALID,
+		 "init: the IRQ_PENDING feature without its callbacks");
+
+	/* Linux without the pending model. */
+	setup(&(struct dp_prov_config){ .dart = cfg.dart, .max_batch = 16,
+					.features = PROV_F_IRQ_EVENTFD });
+	open_conn(&a, &fa);
+	DP_CHECK(reqp(&P, &a, PROV_OP_NOTIFY, 0, NULL, 0, fds16, 1) == PROV_S_UNSUPPORTED &&
+		 !F.notifies, "NOTIFY where interrupts are eventfds only: UNSUPPORTED");
+	dp_prov_conn_close(&a);
+
+	/* Both models offered; the client asks for eventfds only. */
+	fake_init(&F);
+	DP_CHECK(dp_prov_init(&P, &cfg, &macos_ops, &F) == PROV_S_OK &&
+		 dp_prov_add_function(&P, PVDMA_RID(0, 3, 0), &fn) == PROV_S_OK,
+		 "a provider offering both interrupt models");
+	memset(&fa, 0, sizeof(fa));
+	dp_prov_conn_open(&P, &a, &fa);
+	DP_CHECK(hello(&a, PROV_VERSION(1, 0), PROV_F_IRQ_EVENTFD) == PROV_S_OK &&
+		 reqp(&P, &a, PROV_OP_NOTIFY, 0, NULL, 0, fds16, 1) == PROV_S_UNSUPPORTED &&
+		 !F.notifies, "NOTIFY without the feature agreed: UNSUPPORTED");
+	dp_prov_conn_close(&a);
+
+	open_conn(&a, &fa);
+	DP_CHECK(reqp(&P, &a, PROV_OP_NOTIFY, 1, NULL, 0, fds16, 1) == PROV_S_INVALID,
+		 "NOTIFY names no function");
+	DP_CHECK(reqp(&P, &a, PROV_OP_NOTIFY, 0, "abcd", 4, fds16, 1) == PROV_S_INVALID,
+		 "NOTIFY has no body");
+	DP_CHECK(!F.notifies, "refused NOTIFYs never reach the OS layer");
+	DP_CHECK(reqp(&P, &a, PROV_OP_NOTIFY, 0, NULL, 0, fds16, 1) == PROV_S_OK &&
+		 F.notifies == 1 && F.notify_nfds == 1 && rep_len == 16,
+		 "NOTIFY reaches the OS layer with its descriptor; the reply is the header");
+	dp_prov_conn_close(&a);
+	DP_CHECK(!F.violations, "notify: no violations");
+}
+
 static void test_malformed(void)
 {
 	struct dp_prov_config cfg = linux_cfg();
@@ -2098,6 +2266,8 @@ int main(void)
 	test_regions();
 	test_irq();
 	test_dma();
+	test_os_iova();
+	test_notify();
 	test_malformed();
 	test_random();
 	DP_CHECK(!echo_errors, "every reply echoed op, id and fn, with its true length (%d bad)",
