@@ -9,16 +9,22 @@ LIB_SRCS := $(wildcard lib/*.c)
 LIB_HDRS := $(wildcard lib/*.h include/*.h)
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/unit/%,$(wildcard tests/unit/test_*.c))
 
-# The tool carries the Linux provider (`dartpass provider`). Static: nested guests run
-# it from a busybox initramfs.
+# On Linux the tool carries the Linux provider (`dartpass provider`), static: nested
+# guests run it from a busybox initramfs. macOS's provider is the DriverKit driver
+# (provider/macos/), and Apple's linker links nothing statically.
 TOOL_SRCS := $(wildcard tools/dartpass/*.c provider/linux/*.c)
 TOOL_HDRS := tools/dartpass/dartpass.h provider/linux/provider.h
+TOOL_LDFLAGS := -static
+ifeq ($(shell uname -s),Darwin)
+TOOL_SRCS := $(filter-out tools/dartpass/cmd-provider.c provider/linux/%,$(TOOL_SRCS))
+TOOL_LDFLAGS :=
+endif
 
 .PHONY: unit qtest check qemu kernels tools provider-client
 tools: $(B)/dartpass
 $(B)/dartpass: $(TOOL_SRCS) $(TOOL_HDRS) $(LIB_SRCS) $(LIB_HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -std=gnu11 -Wall -Wextra -Werror -static -Ilib -Iinclude -o $@ $(TOOL_SRCS) $(LIB_SRCS)
+	$(CC) $(CFLAGS) -std=gnu11 -Wall -Wextra -Werror $(TOOL_LDFLAGS) -Ilib -Iinclude -o $@ $(TOOL_SRCS) $(LIB_SRCS)
 
 # The provider's test client, static for the same initramfs; lib/ gives it status names
 # and the DART model for its bench's emulated column.

@@ -9,6 +9,10 @@
 # qemu-$QEMU_VERSION.tar.xz and QEMU_SHA256 at its checksum; the patches and the link
 # step are the same because they only touch upstream files.
 #
+# On macOS (qemu/build-macos.sh runs this) it also applies qemu/patches/macos/*.patch,
+# after the others, and configures --enable-hvf; QEMU_PYTHON names the Python that
+# runs configure (default /usr/bin/python3).
+#
 # Steps: fetch + verify -> unpack to a staging tree -> apply qemu/patches/*.patch ->
 # sync into build/qemu-src by content (unchanged files keep their mtimes, so ninja stays
 # incremental) -> symlink qemu/src/** over the tree -> configure (once) -> ninja.
@@ -20,6 +24,11 @@ QEMU_DEB_ORIG=qemu_${QEMU_VERSION}+ds.orig.tar.xz
 QEMU_DEB_SHA256=be05230fe47a6937cd29f28f562932c8125f9c93c2a82c625198f7a4aa601dfb
 QEMU_TARGETS=${QEMU_TARGETS:-x86_64-softmmu,aarch64-softmmu}
 cache=$top/build/cache
+# The patches, in order: qemu/patches/*.patch, then on macOS qemu/patches/macos/*.patch.
+patches=("$top"/qemu/patches/*.patch)
+if [ "$(uname -s)" = Darwin ]; then
+	patches+=("$top"/qemu/patches/macos/*.patch)
+fi
 src=$top/build/qemu-src
 bld=$top/build/qemu
 mkdir -p "$cache/dl"
@@ -51,7 +60,7 @@ verify() {
 
 # Key of everything that determines the patched tree.
 tree_key() {
-	{ echo "$sum"; cat "$top"/qemu/patches/*.patch; } | sha256sum | cut -d' ' -f1
+	{ echo "$sum"; cat "${patches[@]}"; } | sha256sum | cut -d' ' -f1
 }
 
 prepare_tree() {
@@ -63,7 +72,7 @@ prepare_tree() {
 		rm -rf "$stage" && mkdir -p "$stage"
 		log "unpacking $(basename "$tarball")"
 		tar -xf "$tarball" -C "$stage" --strip-components=1
-		for p in "$top"/qemu/patches/*.patch; do
+		for p in "${patches[@]}"; do
 			patch -s -p1 -d "$stage" <"$p" || { log "patch failed: $p"; exit 1; }
 		done
 		mkdir -p "$src"
@@ -103,8 +112,9 @@ link_firmware() {
 
 # pixman: the display's QMP screendump, which tests/guest/gpu.sh compares.
 configure() {
-	local flags="--target-list=$QEMU_TARGETS --without-default-features --enable-tcg --enable-fdt=system --enable-slirp --enable-pixman --disable-docs --disable-download --disable-install-blobs --disable-debug-info --python=/usr/bin/python3"
+	local flags="--target-list=$QEMU_TARGETS --without-default-features --enable-tcg --enable-fdt=system --enable-slirp --enable-pixman --disable-docs --disable-download --disable-install-blobs --disable-debug-info --python=${QEMU_PYTHON:-/usr/bin/python3}"
 	[ "$(uname -s)" = Linux ] && flags="$flags --enable-kvm"
+	[ "$(uname -s)" = Darwin ] && flags="$flags --enable-hvf"
 	# Meson records absolute paths: a moved checkout needs a fresh build directory.
 	local key="$flags in $bld"
 	if [ "$(cat "$bld/.dartpass-flags" 2>/dev/null)" = "$key" ] && [ -f "$bld/build.ninja" ]; then

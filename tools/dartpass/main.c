@@ -8,7 +8,9 @@
 static const struct dp_cmd *const commands[] = {
 	&dp_cmd_gen,
 	&dp_cmd_sim,
-	&dp_cmd_provider,
+#ifdef __linux__
+	&dp_cmd_provider,	/* macOS's provider is the DriverKit driver */
+#endif
 };
 
 #define NCMDS (sizeof(commands) / sizeof(commands[0]))
