@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: (GPL-2.0 OR MIT) */
 /*
  * The environment lib/ code may assume: fixed-width integers, bool, size_t, NULL,
- * allocators and an assertion. The same sources build in the guest kernel module and
- * in user space (QEMU, the simulator, unit tests); only this header differs.
+ * allocators and an assertion. The same sources build in the guest kernel module, in
+ * the macOS DriverKit driver and in user space (QEMU, the providers, the simulator,
+ * unit tests); only this header differs.
  */
 #ifndef DP_ENV_H
 #define DP_ENV_H
@@ -22,6 +23,21 @@
 #define dp_zalloc_setup(sz)	kzalloc((sz), GFP_KERNEL)
 #define dp_free(p)	kfree(p)
 #define DP_ASSERT(c)	WARN_ON_ONCE(!(c))
+#elif defined(DP_DRIVERKIT)
+/* The macOS driver (provider/macos/): DriverKit's libc, and a fault in the log. */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <os/log.h>
+#define dp_zalloc(sz)	calloc(1, (sz))
+#define dp_zalloc_setup(sz)	calloc(1, (sz))
+#define dp_free(p)	free(p)
+#define DP_ASSERT(c) \
+	do { \
+		if (!(c)) \
+			os_log_fault(OS_LOG_DEFAULT, "dartpass: assertion failed: %s", #c); \
+	} while (0)
 #else
 #include <stdbool.h>
 #include <stddef.h>
