@@ -281,7 +281,8 @@ struct prov_irq_pending_rep {
  * NOTIFY (fn 0, no body; needs IRQ_PENDING): how the connection learns that a pending
  * bit became set. Linux: one eventfd, which the provider signals (replacing an earlier
  * one). macOS: the external method is called asynchronously and the driver completes
- * it with one argument, the bitmap of function handles that have bits pending.
+ * it each time a bit is set, with one argument: the bitmap of function handles that
+ * have bits pending (a client may read every range it enabled instead).
  */
 
 /*

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -156,16 +157,23 @@ int lx_provider_run(const struct lx_start *o)
 	static struct lx_os os;
 	struct dp_prov_config cfg = {
 		.max_batch = PROV_MAX_BATCH,
-		.features = PROV_F_IRQ_EVENTFD | PROV_F_REGION_FD | PROV_F_DMA_FD,
+		.features = PROV_F_IRQ_EVENTFD | PROV_F_IRQ_PENDING | PROV_F_REGION_FD |
+			    PROV_F_DMA_FD,
 	};
 	struct lx_iommu io;
+	struct rlimit nofile;
 	unsigned int i;
 	int fd, rc = 1;
 
-	/* IRQ_SET tells an eventfd from other descriptors through /proc. */
+	/* IRQ_SET and NOTIFY tell an eventfd from other descriptors through /proc. */
 	if (access("/proc/self/fd", R_OK)) {
 		fprintf(stderr, LX_NAME ": /proc is not mounted\n");
 		return 1;
+	}
+	/* Every vector IRQ_SET ENABLE routes holds an eventfd of the provider's. */
+	if (!getrlimit(RLIMIT_NOFILE, &nofile)) {
+		nofile.rlim_cur = nofile.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &nofile);
 	}
 	if (lx_os_open(&os, o->functions, o->nr_functions) || lx_iommu_probe(&os, &io))
 		goto close_os;

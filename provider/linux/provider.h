@@ -18,8 +18,19 @@
 #define LX_MAX_FDS	253
 /* IOVA ranges kept from VFIO_IOMMU_GET_INFO; dropping more only forgoes addresses. */
 #define LX_MAX_RANGES	32
+/* The most vectors of one type: an MSI-X table's 2,048. */
+#define LX_MAX_VECTORS	2048
 
 struct lx_conn;
+
+/*
+ * A descriptor of the OS layer's that serve.c's poll loop watches: ready runs from the
+ * loop, between requests, whenever fd is readable (level-triggered).
+ */
+struct lx_watch {
+	int fd;
+	void (*ready)(struct lx_watch *w);
+};
 
 struct lx_group {
 	int id;				/* /dev/vfio/ID */
@@ -39,6 +50,13 @@ struct lx_region {
 	uint64_t map_len;
 };
 
+/* A vector IRQ_SET ENABLE routed to an eventfd of the provider's (PROV_F_IRQ_PENDING). */
+struct lx_vec {
+	struct lx_watch watch;		/* fd -1: not routed */
+	struct lx_fn *f;
+	bool pending;			/* fired since IRQ_PENDING last read it */
+};
+
 struct lx_fn {
 	char bdf[16];			/* 0000:00:04.0 */
 	char sysfs[256];		/* its sysfs directory resolved, as /proc names its files */
@@ -55,6 +73,8 @@ struct lx_fn {
 	struct lx_region regions[PROV_REGION_COUNT];
 	uint32_t irqs[PROV_IRQ_TYPES];
 	uint32_t irqs_on;		/* bit per PROV_IRQ_* type VFIO has on */
+	/* Per type: irqs[type] vectors once ENABLE routed one; NULL: EVENTFD's or off. */
+	struct lx_vec *vecs[PROV_IRQ_TYPES];
 };
 
 /* One client's VFIO state. */
@@ -69,6 +89,7 @@ struct lx_conn {
 	bool iommu_set;
 	void *mem;			/* DMA memory, MAP_SHARED; NULL until DMA_MEMORY */
 	uint64_t mem_size;
+	int notify_fd;			/* NOTIFY's eventfd, duplicated; -1: none */
 };
 
 struct lx_range {
@@ -128,5 +149,8 @@ void lx_conn_init(struct lx_conn *c);
 
 /* Serves clients on listen_fd until SIGINT or SIGTERM; returns the exit status. */
 int lx_serve(struct dp_prov *p, int listen_fd);
+/* From within lx_serve: a PROV_S_*. A watch is deleted before its descriptor closes. */
+int lx_watch_add(struct lx_watch *w);
+void lx_watch_del(struct lx_watch *w);
 
 #endif /* PROVIDER_H */

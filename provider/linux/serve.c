@@ -4,7 +4,8 @@
  * SCM_RIGHTS, one poll loop for every client. Sockets are non-blocking and a client's
  * next request is read only once its last reply is out, so a client that stops reading
  * stalls nobody else. A client that hangs up, dies or breaks its socket is closed, and
- * the core releases everything it held.
+ * the core releases everything it held. The OS layer's own descriptors (the eventfds
+ * of vectors IRQ_SET ENABLE routed) sit in one epoll set, which the loop polls too.
  */
 #define _GNU_SOURCE	/* accept4, ppoll, POLLRDHUP, struct ucred */
 #include <endian.h>
@@ -15,10 +16,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include "provider.h"
 
 #define LX_MAX_CLIENTS	64
+/* Watched descriptors handled per loop turn; the rest stay readable for the next. */
+#define LX_WATCH_BATCH	64
 
 struct lx_client {
 	int sock;
@@ -33,6 +37,8 @@ struct lx_client {
 static volatile sig_atomic_t lx_stop;
 /* The request being handled: one at a time. */
 static uint8_t lx_req[PROV_MAX_MSG];
+/* lx_watch_add's set; -1 outside lx_serve. */
+static int lx_epoll = -1;
 
 static void lx_on_signal(int sig)
 {
@@ -55,6 +61,7 @@ static const char *const lx_op_names[PROV_OP_COUNT] = {
 	[PROV_OP_DMA] = "DMA",
 	[PROV_OP_RESET] = "RESET",
 	[PROV_OP_COUNTERS] = "COUNTERS",
+	[PROV_OP_NOTIFY] = "NOTIFY",
 };
 
 /* One line per refused request, and per DMA batch with refused entries. */
@@ -241,16 +248,49 @@ static void lx_client_close(struct lx_client *c, const char *why)
 	free(c);
 }
 
+int lx_watch_add(struct lx_watch *w)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = w };
+
+	return epoll_ctl(lx_epoll, EPOLL_CTL_ADD, w->fd, &ev) ? lx_status(errno) : PROV_S_OK;
+}
+
+void lx_watch_del(struct lx_watch *w)
+{
+	epoll_ctl(lx_epoll, EPOLL_CTL_DEL, w->fd, NULL);
+}
+
+/*
+ * Runs after a loop turn's requests, so the events it fetches name only watches that
+ * still exist: a request may have deleted others.
+ */
+static void lx_watch_run(void)
+{
+	struct epoll_event ev[LX_WATCH_BATCH];
+	int i, n = epoll_wait(lx_epoll, ev, LX_WATCH_BATCH, 0);
+
+	for (i = 0; i < n; i++) {
+		struct lx_watch *w = ev[i].data.ptr;
+
+		w->ready(w);
+	}
+}
+
 int lx_serve(struct dp_prov *p, int listen_fd)
 {
 	static struct lx_client *clients[LX_MAX_CLIENTS];
-	struct pollfd pfd[1 + LX_MAX_CLIENTS];
-	unsigned int slot[1 + LX_MAX_CLIENTS];
+	struct pollfd pfd[2 + LX_MAX_CLIENTS];
+	unsigned int slot[2 + LX_MAX_CLIENTS];
 	struct sigaction sa = { .sa_handler = lx_on_signal };
 	unsigned int next_id = 1, i;
 	sigset_t stop, old;
 	int rc = 0;
 
+	lx_epoll = epoll_create1(EPOLL_CLOEXEC);
+	if (lx_epoll < 0) {
+		fprintf(stderr, LX_NAME ": epoll: %s\n", strerror(errno));
+		return 1;
+	}
 	/* Delivered only inside ppoll(), so a stop is never missed between checks. */
 	sigemptyset(&stop);
 	sigaddset(&stop, SIGINT);
@@ -259,7 +299,7 @@ int lx_serve(struct dp_prov *p, int listen_fd)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	while (!lx_stop) {
-		unsigned int n = 1;
+		unsigned int n = 2;
 
 		for (i = 0; i < LX_MAX_CLIENTS; i++) {
 			if (!clients[i])
@@ -269,8 +309,10 @@ int lx_serve(struct dp_prov *p, int listen_fd)
 			slot[n++] = i;
 		}
 		/* At the limit, new clients wait in the backlog. */
-		pfd[0].fd = n <= LX_MAX_CLIENTS ? listen_fd : -1;
+		pfd[0].fd = n <= LX_MAX_CLIENTS + 1 ? listen_fd : -1;
 		pfd[0].events = POLLIN;
+		pfd[1].fd = lx_epoll;
+		pfd[1].events = POLLIN;
 		if (ppoll(pfd, n, NULL, &old) < 0) {
 			if (errno == EINTR)
 				continue;
@@ -278,7 +320,7 @@ int lx_serve(struct dp_prov *p, int listen_fd)
 			rc = 1;
 			break;
 		}
-		for (i = 1; i < n; i++) {
+		for (i = 2; i < n; i++) {
 			struct lx_client *c = clients[slot[i]];
 			const char *why;
 
@@ -290,6 +332,8 @@ int lx_serve(struct dp_prov *p, int listen_fd)
 				clients[slot[i]] = NULL;
 			}
 		}
+		if (pfd[1].revents & POLLIN)
+			lx_watch_run();
 		if (pfd[0].revents & POLLIN) {
 			for (i = 0; i < LX_MAX_CLIENTS && clients[i]; i++)
 				;
@@ -304,6 +348,8 @@ int lx_serve(struct dp_prov *p, int listen_fd)
 			lx_client_close(clients[i], "provider stopping");
 		clients[i] = NULL;
 	}
+	close(lx_epoll);
+	lx_epoll = -1;
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	return rc;
 }

@@ -17,6 +17,11 @@
  * A lent descriptor can outlive the claim (kept, forked, passed on), so a release
  * revokes the BARs it reached (lx_revoke), and a CLAIM waits until no other process
  * holds a descriptor or mapping of the function's BAR files (lx_bar_holders).
+ *
+ * Interrupts go either of the protocol's ways: IRQ_SET EVENTFD hands VFIO the client's
+ * eventfds; ENABLE (macOS's model, PROV_F_IRQ_PENDING) hands it eventfds of the
+ * provider's, which serve.c's loop watches: a vector that fires sets its pending bit,
+ * and a bit going from 0 to 1 signals the connection's NOTIFY eventfd.
  */
 #include <dirent.h>
 #include <endian.h>
@@ -28,6 +33,7 @@
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -520,6 +526,7 @@ void lx_conn_init(struct lx_conn *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->container = -1;
+	c->notify_fd = -1;
 }
 
 static int lx_map(struct lx_conn *c, uint64_t iova, uint64_t off, uint64_t size,
@@ -930,6 +937,10 @@ put_group:
 	return st;
 }
 
+static int lx_set_irqs(struct lx_fn *f, uint32_t type, uint32_t flags, uint32_t start,
+		       uint32_t count, const int *fds);
+static void lx_vecs_free(struct lx_fn *f, uint32_t type);
+
 /*
  * Cuts off every mapping of the BARs REGION_MAP lent, wherever their descriptor went: a
  * VFIO read of a BAR makes vfio-pci request its address range, which under
@@ -970,16 +981,13 @@ static void lx_release(void *osp, struct dp_prov_conn *conn, unsigned int fn)
 	/* First: nothing the client does through a mapping may follow the reset. */
 	lx_revoke(f);
 	for (i = 0; i < PROV_IRQ_TYPES; i++) {
-		struct vfio_irq_set s = {
-			.argsz = sizeof(s),
-			.flags = VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER,
-			.index = i,
-		};
-
 		/* VFIO refuses to turn off what is not on. */
-		if ((f->irqs_on & 1u << i) && ioctl(f->device_fd, VFIO_DEVICE_SET_IRQS, &s))
+		if ((f->irqs_on & 1u << i) &&
+		    lx_set_irqs(f, i, VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER, 0, 0,
+				NULL))
 			fprintf(stderr, LX_NAME ": %s: interrupts %u off: %s\n", f->bdf, i,
 				strerror(errno));
+		lx_vecs_free(f, i);
 	}
 	if (f->can_reset && ioctl(f->device_fd, VFIO_DEVICE_RESET))
 		fprintf(stderr, LX_NAME ": %s: reset at release: %s\n", f->bdf, strerror(errno));
@@ -1176,51 +1184,211 @@ static bool lx_is_eventfd(int fd)
 	return !strcmp(target, "anon_inode:[eventfd]");
 }
 
+_Static_assert(LX_MAX_FDS <= LX_MAX_VECTORS, "an EVENTFD's descriptors fit");
+
+/* One VFIO_DEVICE_SET_IRQS; with DATA_EVENTFD, fds holds count (<= LX_MAX_VECTORS). */
+static int lx_set_irqs(struct lx_fn *f, uint32_t type, uint32_t flags, uint32_t start,
+		       uint32_t count, const int *fds)
+{
+	union {
+		struct vfio_irq_set s;
+		char room[sizeof(struct vfio_irq_set) + LX_MAX_VECTORS * sizeof(int)];
+	} u;
+	size_t data = flags & VFIO_IRQ_SET_DATA_EVENTFD ? count * sizeof(int) : 0;
+
+	u.s = (struct vfio_irq_set){
+		.argsz = sizeof(u.s) + data, .flags = flags, .index = type,
+		.start = start, .count = count,
+	};
+	memcpy(u.s.data, fds, data);
+	return ioctl(f->device_fd, VFIO_DEVICE_SET_IRQS, &u.s) ? lx_status(errno) : PROV_S_OK;
+}
+
+/* Says a pending bit went from 0 to 1, if the connection asked with NOTIFY. */
+static void lx_notify_signal(struct lx_conn *c)
+{
+	uint64_t one = 1;
+
+	/* EAGAIN: the counter is full, so the eventfd is readable already. */
+	if (c->notify_fd >= 0 && write(c->notify_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		fprintf(stderr, LX_NAME ": NOTIFY eventfd: %s\n", strerror(errno));
+}
+
+/* A vector ENABLE routed fired: its pending bit, however often it fired meanwhile. */
+static void lx_vec_ready(struct lx_watch *w)
+{
+	struct lx_vec *v = dp_container_of(w, struct lx_vec, watch);
+	uint64_t n;
+
+	if (read(w->fd, &n, sizeof(n)) != sizeof(n) || v->pending)
+		return;
+	v->pending = true;
+	lx_notify_signal(v->f->conn);
+}
+
+static void lx_vec_close(struct lx_vec *v)
+{
+	if (v->watch.fd < 0)
+		return;
+	lx_watch_del(&v->watch);
+	close(v->watch.fd);
+	v->watch.fd = -1;
+}
+
+/* Drops ENABLE's eventfds and pending bits of type; VFIO no longer signals them. */
+static void lx_vecs_free(struct lx_fn *f, uint32_t type)
+{
+	struct lx_vec *v = f->vecs[type];
+	uint32_t i;
+
+	if (!v)
+		return;
+	for (i = f->irqs[type]; i--;)
+		lx_vec_close(&v[i]);
+	free(v);
+	f->vecs[type] = NULL;
+}
+
+/* Opens and watches v's eventfd. */
+static int lx_vec_open(struct lx_vec *v)
+{
+	int st;
+
+	v->watch.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (v->watch.fd < 0)
+		return lx_status(errno);
+	st = lx_watch_add(&v->watch);
+	if (st) {
+		close(v->watch.fd);
+		v->watch.fd = -1;
+	}
+	return st;
+}
+
+/*
+ * ENABLE: routes vectors start..start+count-1 to eventfds of the provider's, each
+ * opened at the vector's first ENABLE and kept until DISABLE or RELEASE. A type
+ * EVENTFD routed is the client's until DISABLE.
+ */
+static int lx_irq_enable(struct lx_fn *f, uint32_t type, uint32_t start, uint32_t count)
+{
+	int fds[LX_MAX_VECTORS];
+	uint32_t opened[LX_MAX_VECTORS], i, nopened = 0;
+	struct lx_vec *v = f->vecs[type];
+	int st;
+
+	if ((f->irqs_on & 1u << type) && !v)
+		return PROV_S_INVALID;
+	/* The core checked the range; bounded again for the arrays here. */
+	if (!count || count > LX_MAX_VECTORS)
+		return PROV_S_INVALID;
+	if (!v) {
+		v = calloc(f->irqs[type], sizeof(*v));
+		if (!v)
+			return PROV_S_IO;
+		for (i = 0; i < f->irqs[type]; i++)
+			v[i] = (struct lx_vec){ .watch = { -1, lx_vec_ready }, .f = f };
+	}
+	for (i = 0; i < count; i++) {
+		struct lx_vec *x = &v[start + i];
+
+		if (x->watch.fd < 0) {
+			st = lx_vec_open(x);
+			if (st)
+				goto close_opened;
+			opened[nopened++] = start + i;
+		}
+		fds[i] = x->watch.fd;
+	}
+	st = lx_set_irqs(f, type, VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER,
+			 start, count, fds);
+	if (st)
+		goto close_opened;
+	f->vecs[type] = v;
+	f->irqs_on |= 1u << type;
+	return PROV_S_OK;
+
+close_opened:
+	while (nopened--)
+		lx_vec_close(&v[opened[nopened]]);
+	if (!f->vecs[type])
+		free(v);
+	return st;
+}
+
 static int lx_irq_set(void *osp, unsigned int fn, const struct prov_irq_req *req,
 		      const int *fds, unsigned int nfds)
 {
 	struct lx_os *os = osp;
 	struct lx_fn *f = &os->fns[fn];
-	union {
-		struct vfio_irq_set s;
-		char room[sizeof(struct vfio_irq_set) + LX_MAX_FDS * sizeof(int)];
-	} u;
 	unsigned int i;
+	int st;
 
-	memset(&u.s, 0, sizeof(u.s));
-	u.s.index = req->type;
 	switch (req->action) {
 	case PROV_IRQ_EVENTFD:
-		if (nfds > LX_MAX_FDS)
-			return PROV_S_BAD_FD;
+		/* A type ENABLE routed is the provider's until DISABLE. */
+		if (f->vecs[req->type])
+			return PROV_S_INVALID;
 		for (i = 0; i < nfds; i++)
 			if (!lx_is_eventfd(fds[i]))
 				return PROV_S_BAD_FD;
-		u.s.flags = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER;
-		u.s.start = req->start;
-		u.s.count = nfds;
-		memcpy(u.s.data, fds, nfds * sizeof(int));
-		break;
+		st = lx_set_irqs(f, req->type, VFIO_IRQ_SET_DATA_EVENTFD |
+				 VFIO_IRQ_SET_ACTION_TRIGGER, req->start, nfds, fds);
+		if (!st)
+			f->irqs_on |= 1u << req->type;
+		return st;
+	case PROV_IRQ_ENABLE:
+		return lx_irq_enable(f, req->type, req->start, req->count);
 	case PROV_IRQ_DISABLE:
-		u.s.flags = VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER;
-		break;
-	case PROV_IRQ_MASK:
-	case PROV_IRQ_UNMASK:
-		u.s.flags = VFIO_IRQ_SET_DATA_NONE | (req->action == PROV_IRQ_MASK ?
-			    VFIO_IRQ_SET_ACTION_MASK : VFIO_IRQ_SET_ACTION_UNMASK);
-		u.s.start = req->start;
-		u.s.count = req->count;
-		break;
-	default:
-		return PROV_S_UNSUPPORTED;	/* ENABLE: delivery by pending bits is macOS's */
+		st = lx_set_irqs(f, req->type, VFIO_IRQ_SET_DATA_NONE |
+				 VFIO_IRQ_SET_ACTION_TRIGGER, 0, 0, NULL);
+		if (!st) {
+			f->irqs_on &= ~(1u << req->type);
+			lx_vecs_free(f, req->type);
+		}
+		return st;
+	default:	/* MASK, UNMASK */
+		return lx_set_irqs(f, req->type, VFIO_IRQ_SET_DATA_NONE |
+				   (req->action == PROV_IRQ_MASK ? VFIO_IRQ_SET_ACTION_MASK :
+				    VFIO_IRQ_SET_ACTION_UNMASK), req->start, req->count, NULL);
 	}
-	u.s.argsz = sizeof(u.s) + u.s.count * (u.s.flags & VFIO_IRQ_SET_DATA_EVENTFD ? sizeof(int) : 0);
-	if (ioctl(f->device_fd, VFIO_DEVICE_SET_IRQS, &u.s))
+}
+
+static int lx_irq_pending(void *osp, unsigned int fn, uint32_t type, uint32_t start,
+			  uint32_t count, uint64_t *bits)
+{
+	struct lx_os *os = osp;
+	struct lx_vec *v = os->fns[fn].vecs[type];
+	uint32_t i;
+
+	for (i = 0; v && i < count; i++) {
+		*bits |= (uint64_t)v[start + i].pending << i;
+		v[start + i].pending = false;
+	}
+	return PROV_S_OK;
+}
+
+static int lx_notify(void *osp, struct dp_prov_conn *conn, const int *fds, unsigned int nfds)
+{
+	struct lx_conn *c = conn->os;
+	int fd;
+
+	(void)osp;
+	if (nfds != 1 || !lx_is_eventfd(fds[0]))
+		return PROV_S_BAD_FD;
+	fd = fcntl(fds[0], F_DUPFD_CLOEXEC, 0);
+	if (fd < 0)
 		return lx_status(errno);
-	if (req->action == PROV_IRQ_EVENTFD)
-		f->irqs_on |= 1u << req->type;
-	else if (req->action == PROV_IRQ_DISABLE)
-		f->irqs_on &= ~(1u << req->type);
+	/* The client shares the file: a full counter must not block the poll loop. */
+	if (fcntl(fd, F_SETFL, O_NONBLOCK)) {
+		int st = lx_status(errno);
+
+		close(fd);
+		return st;
+	}
+	if (c->notify_fd >= 0)
+		close(c->notify_fd);
+	c->notify_fd = fd;
 	return PROV_S_OK;
 }
 
@@ -1303,6 +1471,8 @@ static void lx_conn_gone(void *osp, struct dp_prov_conn *conn)
 		close(c->container);
 	if (c->mem)
 		munmap(c->mem, c->mem_size);
+	if (c->notify_fd >= 0)
+		close(c->notify_fd);
 	lx_conn_init(c);
 }
 
@@ -1315,7 +1485,8 @@ const struct dp_prov_os_ops lx_os_ops = {
 	.region_read = lx_region_read,
 	.region_write = lx_region_write,
 	.irq_set = lx_irq_set,
-	.irq_pending = NULL,
+	.irq_pending = lx_irq_pending,
+	.notify = lx_notify,
 	.reset = lx_reset,
 	.dma_memory = lx_dma_memory,
 	.dma_map = lx_dma_map,

@@ -5,7 +5,7 @@
 # IOMMU: its fault log, not the device's completion, is the evidence), a client killed
 # with -9 while it holds the NVMe, INTx of the e1000, every malformed or hostile request
 # with its exact status, and the per-client caps with the daemon restarted with small
-# ones. Then its guards (pc-security.c): the refusal to start with unsafe interrupts,
+# ones. Interrupts both ways: eventfds (nvme, intx) and pending bits (pending, intx). Then its guards (pc-security.c): the refusal to start with unsafe interrupts,
 # BAR mappings revoked at release, CLAIM refused while another process holds a BAR,
 # DMA memory from plain memory only, decode kept on. One boot for all of it: each
 # costs 10 to 20 s under TCG. On sid (7.2), whose vfio-pci holds every BAR while the
@@ -64,6 +64,10 @@ client() {
 		sed 's/^/    /' "$plog"
 	fi
 }
+# prov_fds: how many descriptors the provider holds.
+prov_fds() {
+	ls "/proc/$prov/fd" | wc -l
+}
 # dmar_faults: the addresses of every IOMMU fault L1 logged, one a line.
 dmar_faults() {
 	dmesg | sed -n 's/.*DMAR: \[DMA .* fault addr \(0x[0-9a-f]*\).*/\1/p'
@@ -95,6 +99,13 @@ provider_start
 
 client nvme "$sock" dp0
 dp_check "no IOMMU faults from the NVMe round trip" test -z "$(dmar_faults)"
+# macOS's interrupt model (ENABLE, NOTIFY, IRQ_PENDING): the provider's own eventfds
+# and its copy of NOTIFY's go with the connection.
+fds=$(prov_fds)
+client pending "$sock" dp0
+dp_wait 5 sh -c "test \$(ls /proc/$prov/fd | wc -l) = $fds"
+dp_check "pending: the provider holds $fds descriptors again once it is gone ($(prov_fds))" \
+	test "$(prov_fds)" = "$fds"
 
 # One stray write at a time: the emulated IOMMU drops a fault that arrives while the
 # last is pending.
@@ -120,6 +131,9 @@ client free "$sock"
 client -as "nvme after kill -9" nvme "$sock" dp0
 
 client intx "$sock"
+dp_wait 5 sh -c "test \$(ls /proc/$prov/fd | wc -l) = $fds"
+dp_check "intx: the provider holds $fds descriptors again once it is gone ($(prov_fds))" \
+	test "$(prov_fds)" = "$fds"
 
 # Where CLAIM lends no BAR (7.x's vfio-pci holds every BAR while the device is open),
 # revoke and holder have nothing to test: the client says "# not run", and the provider's

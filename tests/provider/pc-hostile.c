@@ -166,7 +166,8 @@ static void before_hello(struct pc_conn *a)
 	close(efd);
 	if (!pc_expect(pc_hello(a), PROV_S_OK, "HELLO after all that"))
 		return;
-	pc_check(a->features == (PROV_F_IRQ_EVENTFD | PROV_F_REGION_FD | PROV_F_DMA_FD),
+	pc_check(a->features == (PROV_F_IRQ_EVENTFD | PROV_F_IRQ_PENDING | PROV_F_REGION_FD |
+				 PROV_F_DMA_FD),
 		 "HELLO: features offered & requested are Linux's (0x%x)", a->features);
 	want(pc_hello(a), PROV_S_INVALID, "a second HELLO");
 }
@@ -404,10 +405,10 @@ static void irq_checks(struct pc_conn *a, const struct pc_fn *f)
 	     "IRQ_SET UNMASK INTx count 2");
 	want(irq(a, fn, PROV_IRQ_INTX, PROV_IRQ_MASK, 1, 1, NULL, 0), PROV_S_INVALID,
 	     "IRQ_SET MASK INTx start 1");
-	want(irq(a, fn, PROV_IRQ_MSIX, PROV_IRQ_ENABLE, 0, 1, NULL, 0), PROV_S_UNSUPPORTED,
-	     "IRQ_SET ENABLE (macOS only)");
-	want(req(a, PROV_OP_IRQ_PENDING, fn, &ir, sizeof(ir), NULL, 0), PROV_S_UNSUPPORTED,
-	     "IRQ_PENDING (macOS only)");
+	want(irq(a, fn, PROV_IRQ_MSIX, PROV_IRQ_ENABLE, 0, 1, &efd, 1), PROV_S_BAD_FD,
+	     "IRQ_SET ENABLE with a descriptor");
+	want(req(a, PROV_OP_IRQ_PENDING, fn, &ir, sizeof(ir), &efd, 1), PROV_S_BAD_FD,
+	     "IRQ_PENDING with a descriptor");
 	want(req(a, PROV_OP_IRQ_SET, fn, &ir, 8, NULL, 0), PROV_S_INVALID,
 	     "IRQ_SET with an 8-byte body");
 	/* Descriptors where the op takes none. */

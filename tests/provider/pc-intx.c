@@ -4,7 +4,9 @@
  *                  set register (ICS) raises the level on demand. INTx routed to an
  *                  eventfd fires once, stays masked until UNMASK, does not fire again
  *                  once the cause is read away (ICR), MASK holds a raised level and
- *                  UNMASK delivers it, DISABLE silences it.
+ *                  UNMASK delivers it, DISABLE silences it. Then the same level with
+ *                  macOS's model: ENABLE, NOTIFY's eventfd fires once, IRQ_PENDING
+ *                  shows INTx's bit and clears it, and after UNMASK it fires again.
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -77,13 +79,46 @@ static void rounds(struct pc_conn *c, const struct pc_fn *f, int efd)
 	wr32(f, E1000_IMC, ~0u);
 }
 
+/* INTx ENABLEd: each cause signals NOTIFY's eventfd nfd and sets the INTx bit. */
+static void pending_rounds(struct pc_conn *c, const struct pc_fn *f, int nfd)
+{
+	static const char *const when[] = { "", " after UNMASK" };
+	uint64_t bits;
+	unsigned int i;
+
+	if (!pc_expect(pc_notify(c, &nfd, 1), PROV_S_OK, "NOTIFY with an eventfd") ||
+	    !pc_expect(pc_irq_set(c, f->fn, PROV_IRQ_INTX, PROV_IRQ_ENABLE, 0, 1, NULL, 0),
+		       PROV_S_OK, "IRQ_SET INTx ENABLE"))
+		return;
+	wr32(f, E1000_IMS, E1000_TXDW);
+	for (i = 0; i < 2; i++) {
+		wr32(f, E1000_ICS, E1000_TXDW);
+		if (!pc_check(pc_event_wait(nfd, FIRE_MS) == 1,
+			      "ENABLEd: ICS raises INTx%s: NOTIFY's eventfd fires once", when[i]))
+			break;
+		pc_expect(pc_irq_pending(c, f->fn, PROV_IRQ_INTX, 0, 1, &bits), PROV_S_OK,
+			  "IRQ_PENDING INTx%s", when[i]);
+		pc_check(bits == 1, "IRQ_PENDING%s: INTx's bit (0x%llx)", when[i],
+			 (unsigned long long)bits);
+		pc_irq_pending(c, f->fn, PROV_IRQ_INTX, 0, 1, &bits);
+		pc_check(!bits, "IRQ_PENDING again%s: cleared (0x%llx)", when[i],
+			 (unsigned long long)bits);
+		rd32(f, E1000_ICR);
+		unmask(c, f, i ? "after the second pending bit" : "after the pending bit");
+	}
+	pc_expect(pc_irq_set(c, f->fn, PROV_IRQ_INTX, PROV_IRQ_DISABLE, 0, 0, NULL, 0), PROV_S_OK,
+		  "IRQ_SET INTx DISABLE of ENABLE's");
+	wr32(f, E1000_IMC, ~0u);
+	rd32(f, E1000_ICR);
+}
+
 int pc_cmd_intx(int argc, char **argv)
 {
 	const struct prov_irq_info *irqs;
 	struct pc_conn c;
 	struct pc_fn f;
 	uint32_t status;
-	int fn, efd;
+	int fn, efd, nfd;
 
 	if (argc != 1)
 		return 2;
@@ -110,6 +145,9 @@ int pc_cmd_intx(int argc, char **argv)
 	if (efd >= 0 && pc_expect(pc_irq_set(&c, fn, PROV_IRQ_INTX, PROV_IRQ_EVENTFD, 0, 1,
 					     &efd, 1), PROV_S_OK, "IRQ_SET INTx -> eventfd"))
 		rounds(&c, &f, efd);
+	nfd = pc_eventfd();
+	if (nfd >= 0)
+		pending_rounds(&c, &f, nfd);
 	pc_unmap_bar(&f);
 	pc_expect(pc_call(&c, PROV_OP_RELEASE, fn, NULL, 0, NULL, 0), PROV_S_OK, "RELEASE");
 	pc_close(&c);

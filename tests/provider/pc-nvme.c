@@ -6,6 +6,11 @@
  * MSI-X vector 0 on an eventfd, Identify Controller.
  *
  *   nvme SOCKET SERIAL    the whole round trip, then reset, unmap, release
+ *   pending SOCKET SERIAL the round trip with macOS's interrupt model: vector 0 ENABLEd,
+ *                         NOTIFY's eventfd signalled, IRQ_PENDING shows (and clears)
+ *                         exactly its bit; NOTIFY without the feature, with 0 or 2
+ *                         descriptors or a pipe, EVENTFD over ENABLE and back, and
+ *                         IRQ_PENDING out of range are refused
  *   dma-fault SOCKET unmapped|read-only
  *                         Identify aimed at a bus address the provider never handed
  *                         out, or at a mapping it made device-read only: nothing may
@@ -18,6 +23,7 @@
  *   idle SOCKET           every function free again, no mapping left (after a VMM)
  */
 #define _GNU_SOURCE
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,7 +70,8 @@ struct nvme {
 	struct pc_fn f;
 	struct pc_mem mem;
 	uint64_t g;			/* the provider's granule */
-	int efd;			/* MSI-X vector 0 */
+	bool pending;			/* vector 0 ENABLEd: efd is NOTIFY's */
+	int efd;			/* MSI-X vector 0, or NOTIFY's */
 	unsigned int nbufs;
 	struct pvdma_req map[NR_BUFS];	/* as MAP answered */
 	uint64_t cap;
@@ -201,11 +208,40 @@ static int map_buffers(struct nvme *n, unsigned int nbufs)
 	if (!ok)
 		return -1;
 	n->efd = pc_eventfd();
-	if (n->efd < 0 || !pc_expect(pc_irq_set(&n->c, n->f.fn, PROV_IRQ_MSIX, PROV_IRQ_EVENTFD,
-						0, 1, &n->efd, 1), PROV_S_OK,
-				     "IRQ_SET MSI-X vector 0 -> eventfd"))
+	if (n->efd < 0)
 		return -1;
-	return 0;
+	if (!n->pending)
+		return pc_expect(pc_irq_set(&n->c, n->f.fn, PROV_IRQ_MSIX, PROV_IRQ_EVENTFD, 0, 1,
+					    &n->efd, 1), PROV_S_OK,
+				 "IRQ_SET MSI-X vector 0 -> eventfd") ? 0 : -1;
+	if (!pc_expect(pc_notify(&n->c, &n->efd, 1), PROV_S_OK, "NOTIFY with an eventfd"))
+		return -1;
+	return pc_expect(pc_irq_set(&n->c, n->f.fn, PROV_IRQ_MSIX, PROV_IRQ_ENABLE, 0, 1, NULL, 0),
+			 PROV_S_OK, "IRQ_SET MSI-X ENABLE vector 0") ? 0 : -1;
+}
+
+/* The vectors one IRQ_PENDING reads: all of them, up to 64. */
+static uint32_t pending_count(const struct nvme *n)
+{
+	uint32_t nv = n->f.claim.irqs[PROV_IRQ_MSIX].count;
+
+	return nv < 64 ? nv : 64;
+}
+
+/* After NOTIFY's eventfd fired for Identify (what): vector 0's bit alone, read once. */
+static void pending_checked(struct nvme *n, const char *what)
+{
+	uint32_t count = pending_count(n);
+	uint64_t bits;
+
+	pc_expect(pc_irq_pending(&n->c, n->f.fn, PROV_IRQ_MSIX, 0, count, &bits), PROV_S_OK,
+		  "Identify (%s): IRQ_PENDING MSI-X vectors 0..%u", what, count - 1);
+	pc_check(bits == 1, "Identify (%s): IRQ_PENDING shows exactly vector 0's bit (0x%llx)",
+		 what, (unsigned long long)bits);
+	pc_expect(pc_irq_pending(&n->c, n->f.fn, PROV_IRQ_MSIX, 0, count, &bits), PROV_S_OK,
+		  "Identify (%s): IRQ_PENDING again", what);
+	pc_check(!bits, "Identify (%s): IRQ_PENDING again: the bit was cleared (0x%llx)", what,
+		 (unsigned long long)bits);
 }
 
 /* Admin queues at the provider's bus addresses, then CC.EN. */
@@ -253,9 +289,12 @@ static int identify(struct nvme *n, uint64_t prp1, const char *what)
 	fired = pc_event_wait(n->efd, IRQ_MS);
 	memcpy(cqe, (const void *)cq, sizeof(cqe));
 	if (!pc_check(fired && (cqe[3] >> 16 & 1) == n->phase && (cqe[3] & 0xffff) == cid,
-		      "Identify (%s, 0x%llx): MSI-X interrupt on the eventfd, completion %u",
-		      what, (unsigned long long)prp1, cid))
+		      "Identify (%s, 0x%llx): MSI-X interrupt on %s, completion %u", what,
+		      (unsigned long long)prp1, n->pending ? "NOTIFY's eventfd" : "the eventfd",
+		      cid))
 		return -1;
+	if (n->pending)
+		pending_checked(n, what);
 	n->cq_head = (n->cq_head + 1) % QD;
 	if (!n->cq_head)
 		n->phase ^= 1;
@@ -311,13 +350,14 @@ static void teardown(struct nvme *n)
 	pc_close(&n->c);
 }
 
-static int setup(struct nvme *n, const char *sock, unsigned int nbufs)
+static int setup(struct nvme *n, const char *sock, unsigned int nbufs, bool pending)
 {
 	struct prov_counters k = { 0 };
 	int st;
 
 	if (claim_nvme(n, sock))
 		return -1;
+	n->pending = pending;
 	st = pc_counters(&n->c, &k);
 	pc_check(st == PROV_S_OK && !k.total_live_mappings,
 		 "COUNTERS: no live mappings in the provider (%llu)",
@@ -363,7 +403,7 @@ int pc_cmd_nvme(int argc, char **argv)
 
 	if (argc != 2)
 		return 2;
-	if (!setup(&n, argv[0], BUF_ID + 1)) {
+	if (!setup(&n, argv[0], BUF_ID + 1, false)) {
 		struct prov_counters k = { 0 };
 		int st;
 
@@ -374,6 +414,91 @@ int pc_cmd_nvme(int argc, char **argv)
 			 "COUNTERS while mapped: %llu live mappings of %llu bytes (provider: %llu)",
 			 (unsigned long long)k.live_mappings, (unsigned long long)k.live_bytes,
 			 (unsigned long long)k.total_live_mappings);
+		teardown(&n);
+	}
+	return pc_exit();
+}
+
+/* NOTIFY on a connection that did not ask for IRQ_PENDING. */
+static void notify_unagreed(const char *sock)
+{
+	struct pc_conn b;
+	int efd = pc_eventfd();
+
+	if (!pc_connect(&b, sock) &&
+	    pc_expect(pc_hello_features(&b, PROV_F_ALL & ~PROV_F_IRQ_PENDING), PROV_S_OK,
+		      "HELLO without the IRQ_PENDING feature"))
+		pc_expect(pc_notify(&b, &efd, 1), PROV_S_UNSUPPORTED,
+			  "NOTIFY without the IRQ_PENDING feature");
+	pc_close(&b);
+	close(efd);
+}
+
+/*
+ * With vector 0 ENABLEd: refused NOTIFYs leave the first in place, EVENTFD and ENABLE
+ * exclude each other until DISABLE, IRQ_PENDING stays within the vectors; then vector 0
+ * is ENABLEd again, and the next Identify proves both.
+ */
+static void pending_refusals(struct nvme *n)
+{
+	uint32_t fn = n->f.fn, nv = n->f.claim.irqs[PROV_IRQ_MSIX].count;
+	int efd = pc_eventfd(), pipefd[2] = { -1, -1 };
+	uint64_t bits;
+
+	if (!pc_check(efd >= 0 && !pipe2(pipefd, O_CLOEXEC), "descriptors for the refusals"))
+		goto close_fds;
+	pc_expect(pc_notify(&n->c, NULL, 0), PROV_S_BAD_FD, "NOTIFY without a descriptor");
+	pc_expect(pc_notify(&n->c, (int[]){ efd, efd }, 2), PROV_S_BAD_FD,
+		  "NOTIFY with 2 eventfds");
+	pc_expect(pc_notify(&n->c, &pipefd[0], 1), PROV_S_BAD_FD, "NOTIFY with a pipe");
+	pc_expect(pc_call_fds(&n->c, PROV_OP_NOTIFY, 1, NULL, 0, &efd, 1, NULL, 0, NULL),
+		  PROV_S_INVALID, "NOTIFY with fn 1");
+	pc_expect(pc_irq_set(&n->c, fn, PROV_IRQ_MSIX, PROV_IRQ_EVENTFD, 0, 1, &efd, 1),
+		  PROV_S_INVALID, "IRQ_SET MSI-X EVENTFD while ENABLE routes MSI-X");
+	pc_expect(pc_irq_pending(&n->c, fn, PROV_IRQ_MSIX, nv, 1, &bits), PROV_S_INVALID,
+		  "IRQ_PENDING vector %u (one past the last)", nv);
+	pc_expect(pc_irq_pending(&n->c, fn, PROV_IRQ_MSIX, 0, 65, &bits), PROV_S_INVALID,
+		  "IRQ_PENDING of 65 vectors");
+	pc_expect(pc_irq_pending(&n->c, fn, PROV_IRQ_MSIX, 0, 0, &bits), PROV_S_INVALID,
+		  "IRQ_PENDING of 0 vectors");
+	pc_expect(pc_irq_set(&n->c, fn, PROV_IRQ_MSIX, PROV_IRQ_DISABLE, 0, 0, NULL, 0),
+		  PROV_S_OK, "IRQ_SET MSI-X DISABLE of ENABLE's");
+	pc_expect(pc_irq_set(&n->c, fn, PROV_IRQ_MSIX, PROV_IRQ_EVENTFD, 0, 1, &efd, 1),
+		  PROV_S_OK, "IRQ_SET MSI-X EVENTFD after DISABLE");
+	pc_expect(pc_irq_set(&n->c, fn, PROV_IRQ_MSIX, PROV_IRQ_ENABLE, 0, 1, NULL, 0),
+		  PROV_S_INVALID, "IRQ_SET MSI-X ENABLE while EVENTFD routes MSI-X");
+	pc_expect(pc_irq_set(&n->c, fn, PROV_IRQ_MSIX, PROV_IRQ_DISABLE, 0, 0, NULL, 0),
+		  PROV_S_OK, "IRQ_SET MSI-X DISABLE of EVENTFD's");
+	pc_expect(pc_irq_set(&n->c, fn, PROV_IRQ_MSIX, PROV_IRQ_ENABLE, 0, 1, NULL, 0),
+		  PROV_S_OK, "IRQ_SET MSI-X ENABLE vector 0 again");
+	pc_expect(pc_irq_pending(&n->c, fn, PROV_IRQ_MSIX, 0, pending_count(n), &bits),
+		  PROV_S_OK, "IRQ_PENDING after the switches");
+	pc_check(!bits, "IRQ_PENDING after the switches: no bit (0x%llx)",
+		 (unsigned long long)bits);
+close_fds:
+	if (efd >= 0)
+		close(efd);
+	if (pipefd[0] >= 0)
+		close(pipefd[0]);
+	if (pipefd[1] >= 0)
+		close(pipefd[1]);
+}
+
+int pc_cmd_pending(int argc, char **argv)
+{
+	struct nvme n;
+
+	if (argc != 2)
+		return 2;
+	notify_unagreed(argv[0]);
+	if (!setup(&n, argv[0], BUF_ID + 1, true)) {
+		pc_check(n.c.features & PROV_F_IRQ_PENDING, "HELLO: IRQ_PENDING agreed (0x%x)",
+			 n.c.features);
+		identify_checked(&n, argv[1]);
+		pending_refusals(&n);
+		memset(buf(&n, BUF_ID), 0, PAGE);
+		pc_check(identify(&n, buf_iova(&n, BUF_ID), "after the refusals") == 0,
+			 "Identify after the refusals completes with status 0");
 		teardown(&n);
 	}
 	return pc_exit();
@@ -424,7 +549,7 @@ int pc_cmd_dma_fault(int argc, char **argv)
 
 	if (argc != 2 || (!ro && strcmp(argv[1], "unmapped")))
 		return 2;
-	if (setup(&n, argv[0], NR_BUFS))
+	if (setup(&n, argv[0], NR_BUFS, false))
 		return pc_exit();
 	/* The control: the same command into a mapped, writable buffer lands. */
 	memset(buf(&n, BUF_ID), 0, PAGE);
@@ -454,7 +579,7 @@ int pc_cmd_hold(int argc, char **argv)
 
 	if (argc != 1)
 		return 2;
-	if (setup(&n, argv[0], BUF_ID + 1))
+	if (setup(&n, argv[0], BUF_ID + 1, false))
 		return pc_exit();
 	/* The controller stays enabled on these bus addresses: the provider must stop it. */
 	pc_info("holding %u mappings", n.nbufs);

@@ -280,9 +280,9 @@ int pc_call(struct pc_conn *c, uint16_t op, uint32_t fn, const void *body,
 
 /* ---- Requests ---- */
 
-int pc_hello_version(struct pc_conn *c, uint32_t version)
+static int hello(struct pc_conn *c, uint32_t version, uint32_t features)
 {
-	struct prov_hello_req req = { .version = version, .features = PROV_F_ALL };
+	struct prov_hello_req req = { .version = version, .features = features };
 	struct prov_hdr h = { .op = PROV_OP_HELLO, .len = HDR + sizeof(req), .id = c->next_id++ };
 	static uint8_t body[PROV_MAX_MSG];
 	struct pc_reply r = { .body = body, .size = sizeof(body), .fd = -1 };
@@ -315,9 +315,19 @@ int pc_hello_version(struct pc_conn *c, uint32_t version)
 	return st;
 }
 
+int pc_hello_version(struct pc_conn *c, uint32_t version)
+{
+	return hello(c, version, PROV_F_ALL);
+}
+
+int pc_hello_features(struct pc_conn *c, uint32_t features)
+{
+	return hello(c, PROV_VERSION(PROV_VERSION_MAJOR, PROV_VERSION_MINOR), features);
+}
+
 int pc_hello(struct pc_conn *c)
 {
-	return pc_hello_version(c, PROV_VERSION(PROV_VERSION_MAJOR, PROV_VERSION_MINOR));
+	return pc_hello_features(c, PROV_F_ALL);
 }
 
 int pc_open(struct pc_conn *c, const char *path)
@@ -453,6 +463,22 @@ int pc_irq_set(struct pc_conn *c, uint32_t fn, uint32_t type, uint32_t action,
 				    .count = count };
 
 	return pc_call_fds(c, PROV_OP_IRQ_SET, fn, &req, sizeof(req), fds, nfds, NULL, 0, NULL);
+}
+
+int pc_irq_pending(struct pc_conn *c, uint32_t fn, uint32_t type, uint32_t start,
+		   uint32_t count, uint64_t *bits)
+{
+	struct prov_irq_req req = { .type = type, .start = start, .count = count };
+	struct prov_irq_pending_rep rep;
+	int st = pc_call(c, PROV_OP_IRQ_PENDING, fn, &req, sizeof(req), &rep, sizeof(rep));
+
+	*bits = st == PROV_S_OK ? rep.bits : 0;
+	return st;
+}
+
+int pc_notify(struct pc_conn *c, const int *fds, unsigned int nfds)
+{
+	return pc_call_fds(c, PROV_OP_NOTIFY, 0, NULL, 0, fds, nfds, NULL, 0, NULL);
 }
 
 /* ---- Functions ---- */

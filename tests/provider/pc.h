@@ -91,6 +91,8 @@ int pc_call(struct pc_conn *c, uint16_t op, uint32_t fn, const void *body,
 
 /* HELLO with this version and every feature; fills c's limits and functions. */
 int pc_hello_version(struct pc_conn *c, uint32_t version);
+/* HELLO of this version asking for these features only. */
+int pc_hello_features(struct pc_conn *c, uint32_t features);
 int pc_hello(struct pc_conn *c);
 /* Connects and says HELLO, checking the version and limits; -1 if that failed. */
 int pc_open(struct pc_conn *c, const char *path);
@@ -113,6 +115,12 @@ int pc_region_write(struct pc_conn *c, uint32_t fn, uint32_t region, uint64_t of
 /* IRQ_SET; EVENTFD takes count descriptors. */
 int pc_irq_set(struct pc_conn *c, uint32_t fn, uint32_t type, uint32_t action,
 	       uint32_t start, uint32_t count, const int *fds, unsigned int nfds);
+
+/* IRQ_PENDING: reads and clears count vectors' bits from start into *bits (0 if refused). */
+int pc_irq_pending(struct pc_conn *c, uint32_t fn, uint32_t type, uint32_t start,
+		   uint32_t count, uint64_t *bits);
+/* NOTIFY with these descriptors (one eventfd, when well-formed). */
+int pc_notify(struct pc_conn *c, const int *fds, unsigned int nfds);
 
 /* A claimed function and how the client reaches its BAR (pc_bar_open). */
 struct pc_fn {
@@ -183,6 +191,7 @@ uint64_t pc_now_ns(void);
 
 /* Subcommands (argv: the arguments after the subcommand's name). */
 int pc_cmd_nvme(int argc, char **argv);
+int pc_cmd_pending(int argc, char **argv);
 int pc_cmd_dma_fault(int argc, char **argv);
 int pc_cmd_hold(int argc, char **argv);
 int pc_cmd_busy(int argc, char **argv);

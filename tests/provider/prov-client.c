@@ -14,6 +14,9 @@ static const struct {
 } cmds[] = {
 	{ "nvme", "SOCKET SERIAL", "the NVMe round trip: claim, BAR0, DMA, MSI-X, Identify, "
 	  "reset, unmap, release (pc-nvme.c)", pc_cmd_nvme },
+	{ "pending", "SOCKET SERIAL", "Identify with MSI-X vector 0 ENABLEd: NOTIFY's eventfd, "
+	  "IRQ_PENDING's bit; NOTIFY, ENABLE and IRQ_PENDING refusals (pc-nvme.c)",
+	  pc_cmd_pending },
 	{ "dma-fault", "SOCKET unmapped|read-only", "NVMe DMA to a bus address not handed "
 	  "out, or into a read-only mapping: nothing written (pc-nvme.c)", pc_cmd_dma_fault },
 	{ "hold", "SOCKET", "set the NVMe up, say \"holding\", wait to be killed (pc-nvme.c)",
@@ -26,7 +29,8 @@ static const struct {
 	  "(pc-hostile.c)", pc_cmd_hostile },
 	{ "caps", "SOCKET MAPPINGS BYTES", "the mapping and byte caps, exactly (pc-caps.c)",
 	  pc_cmd_caps },
-	{ "intx", "SOCKET", "INTx of the e1000: fire, mask, unmask (pc-intx.c)", pc_cmd_intx },
+	{ "intx", "SOCKET", "INTx of the e1000: fire, mask, unmask, on an eventfd, then "
+	  "ENABLEd with pending bits (pc-intx.c)", pc_cmd_intx },
 	{ "bench", "SOCKET N", "MAP+UNMAP ns per entry: socket vs the DART model (pc-caps.c)",
 	  pc_cmd_bench },
 	{ "revoke", "SOCKET", "BAR0 mappings, the client's and a forked child's, fault "
