@@ -6,7 +6,11 @@
 # dartpass-test drives the function with no guest: config space, BAR0, admin queues
 # mapped through pvdma at bus addresses the provider chose, an Identify whose data
 # lands in guest RAM, an Identify at a bus address unmapped before (L1's IOMMU must log
-# the fault), a reset that leaves the provider no mapping. Last, kill -9 of a QEMU
+# the fault), a reset that leaves the provider no mapping, MSI-X vector 0 raised by the
+# Identify's completion. dartpass-test runs twice on the same provider: through the
+# socket transport (descriptors: BAR fd, memfd, eventfds), then through the IOKit
+# transport and its Linux shim (a BAR memory type mapped, guest RAM named by its
+# address, interrupts as ENABLE + NOTIFY + IRQ_PENDING). Last, kill -9 of a QEMU
 # holding the function: the provider frees it. On sid (7.2), whose vfio-pci lends no
 # BAR, dartpass-pci reaches BAR0 through REGION_READ/WRITE instead of a mapping.
 #@ only: trixie-amd64 sid-amd64
@@ -48,6 +52,8 @@ qemu_fails() {
 qemu_fails "no provider" "cannot connect to /tmp/absent.sock" \
 	-object dartpass-provider,id=prov,socket=/tmp/absent.sock \
 	-device "dartpass-pci,provider=prov,host=$nvme"
+qemu_fails "IOKit transport, no provider" "cannot open dartpass: IOKit error 0xe00002c0" \
+	-object dartpass-provider,id=prov,service=dartpass,socket=/tmp/absent.sock
 qemu_fails "a function not offered" "0000:00:09.0" \
 	-object "dartpass-provider,id=prov,socket=$sock" \
 	-device dartpass-pci,provider=prov,host=0000:00:09.0
@@ -59,6 +65,13 @@ qemu_fails "a function another client holds" "is claimed by another client (prov
 	-device "dartpass-pci,provider=prov,host=$nvme"
 kill -9 "$hold"
 wait "$hold" 2>/dev/null
+# The hold claimed the NVMe: the provider has said by now whether it lends BAR0.
+if grep -qF "${nvme}: BAR0: its sysfs file cannot be mapped" "$plog"; then
+	bar_mapped=0
+else
+	bar_mapped=1
+fi
+dp_note "BAR0 lent as a mapping: $bar_mapped"
 /dp/bin/prov-client free "$sock"
 /dp/bin/prov-client newer /tmp/newer.sock >/tmp/newer.out 2>&1 &
 newer=$!
@@ -68,15 +81,21 @@ qemu_fails "a provider of another major version" "provider speaks version 2.0, Q
 wait "$newer"
 cat /tmp/newer.out
 
-DARTPASS_SOCKET=$sock DARTPASS_NVME=$nvme DARTPASS_SERIAL=dp0 \
-	DARTPASS_GRANULE_SHIFT=$granule_shift DARTPASS_MAX_MAPPINGS=$max_mappings \
-	dp_qtest dartpass-test
-a=$(sed -n 's/^# unmapped-iova \(0x[0-9a-f]*\).*/\1/p' /tmp/qtest.out)
-dp_wait 10 dp_dmar_write_fault "$nvme" "${a:-none}"
-dp_check "Identify at an unmapped bus address: L1's IOMMU blocked and logged it (${a:-?})" \
-	dp_dmar_write_fault "$nvme" "${a:-none}"
-dp_check "no other IOMMU fault in L1" \
-	sh -c "test \"\$(dmesg | grep -c 'DMAR: \\[DMA')\" = 1"
+# dartpass-test TRANSPORT FAULTS: one run; FAULTS is the count of DMAR faults L1
+# must have logged after it (one per run: its Identify at an unmapped bus address).
+dartpass_test() {
+	DARTPASS_TRANSPORT=$1 DARTPASS_SOCKET=$sock DARTPASS_NVME=$nvme DARTPASS_SERIAL=dp0 \
+		DARTPASS_GRANULE_SHIFT=$granule_shift DARTPASS_MAX_MAPPINGS=$max_mappings \
+		DARTPASS_BAR_MAPPED=$bar_mapped dp_qtest dartpass-test
+	a=$(sed -n 's/^# unmapped-iova \(0x[0-9a-f]*\).*/\1/p' /tmp/qtest.out)
+	dp_wait 10 sh -c "test \"\$(dmesg | grep -c 'DMAR: \\[DMA')\" -ge $2"
+	dp_check "$1: Identify at an unmapped bus address: L1's IOMMU blocked and logged it (${a:-?})" \
+		dp_dmar_write_fault "$nvme" "${a:-none}"
+	dp_check "$1: no other IOMMU fault in L1" \
+		sh -c "test \"\$(dmesg | grep -c 'DMAR: \\[DMA')\" = $2"
+}
+dartpass_test socket 1
+dartpass_test iokit 2
 
 # kill -9 of a QEMU that holds the function (paused: no guest runs; -daemonize returns
 # once its devices are realized): the provider lets it go.

@@ -12,6 +12,12 @@
  * the provider chooses every bus address and the guest asks for its DMA mappings
  * through pvdma (pvdma-pci,backend=provider).
  *
+ * What the provider's transport cannot pass shows in the features HELLO agreed: on
+ * the socket, BARs are descriptors vfio maps and interrupts eventfds the provider
+ * signals; through IOKit, BARs are memory the provider object maps for us and
+ * interrupts pending bits, read after the provider's notification and forwarded to
+ * the EventNotifiers vfio-pci handed over for each vector.
+ *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include "qemu/osdep.h"
@@ -59,6 +65,15 @@ struct DartpassPCIDevice {
     uint32_t bar_mask[PROV_REGION_ROM + 1];
     uint16_t decode;            /* Command bits the provider keeps set */
     EventNotifier sink;         /* signalled by vectors vfio routes nowhere */
+    /* Without PROV_F_REGION_FD: each lent BAR mapped through its memory type. */
+    void *bar_ptr[PROV_REGION_ROM];
+    uint64_t bar_type[PROV_REGION_ROM];
+    /*
+     * With PROV_F_IRQ_PENDING: vectors 0..irq_enabled-1 of each type are enabled,
+     * and irq_ev[type][v] is what vfio wants signalled for v (NULL: nothing).
+     */
+    EventNotifier **irq_ev[PROV_IRQ_TYPES];
+    uint32_t irq_enabled[PROV_IRQ_TYPES];
 };
 
 struct DartpassPCIDeviceClass {
@@ -320,6 +335,86 @@ static int dartpass_pci_io_region_write(VFIODevice *vbasedev, uint8_t nr, off_t 
 }
 
 /*
+ * A BAR lent as a memory type (IOKit): mapped here, and given to vfio's region once
+ * it exists (dartpass_pci_install_bars). A BAR that cannot be mapped is reached
+ * through region_read/write.
+ */
+static void dartpass_pci_map_bar(DartpassPCIDevice *d, uint32_t nr, uint64_t size)
+{
+    struct prov_region_map_req req = { .region = cpu_to_le32(nr) };
+    struct prov_region_map_rep rep;
+    Error *err = NULL;
+
+    if (d->bar_ptr[nr] ||
+        dartpass_pci_call(d, PROV_OP_REGION_MAP, &req, sizeof(req), NULL, 0, &rep,
+                          sizeof(rep), NULL) ||
+        le64_to_cpu(rep.size) != size) {
+        return;
+    }
+    d->bar_type[nr] = le64_to_cpu(rep.offset);
+    d->bar_ptr[nr] = dartpass_provider_map(d->prov, d->bar_type[nr], size,
+                                           d->region_flags[nr] & PROV_REGION_PREFETCH,
+                                           &err);
+    if (!d->bar_ptr[nr]) {
+        warn_reportf_err(err, VFIO_MSG_PREFIX "BAR%u goes through the provider's"
+                         " messages: ", dartpass_pci_name(d), nr);
+        return;
+    }
+    trace_dartpass_pci_region_ptr(dartpass_pci_name(d), nr, size, d->bar_type[nr],
+                                  d->bar_ptr[nr]);
+}
+
+/*
+ * vfio's regions map only descriptors (vfio_region_mmap). A BAR mapped through its
+ * memory type becomes the region's one mmap here as vfio would make it, so that
+ * vfio's own code enables and disables it (INTx EOI detection) and removes it at
+ * exit; dartpass_pci_unmap_bars takes the pointer back before vfio would munmap it.
+ */
+static void dartpass_pci_install_bars(DartpassPCIDevice *d)
+{
+    VFIOPCIDevice *vdev = VFIO_PCI_DEVICE(d);
+    int nr;
+
+    for (nr = 0; nr < PROV_REGION_ROM; nr++) {
+        VFIORegion *region = &vdev->bars[nr].region;
+        g_autofree char *name = NULL;
+
+        if (!d->bar_ptr[nr] || !region->mem || region->nr_mmaps) {
+            continue;
+        }
+        region->mmaps = g_new0(VFIOMmap, 1);
+        region->nr_mmaps = 1;
+        region->mmaps[0].size = region->size;
+        region->mmaps[0].mmap = d->bar_ptr[nr];
+        name = g_strdup_printf("%s mmaps[0]", memory_region_name(region->mem));
+        memory_region_init_ram_device_ptr(&region->mmaps[0].mem,
+                                          memory_region_owner(region->mem), name,
+                                          region->size, d->bar_ptr[nr]);
+        memory_region_add_subregion(region->mem, 0, &region->mmaps[0].mem);
+    }
+}
+
+static void dartpass_pci_unmap_bars(DartpassPCIDevice *d)
+{
+    VFIOPCIDevice *vdev = VFIO_PCI_DEVICE(d);
+    int nr;
+
+    for (nr = 0; nr < PROV_REGION_ROM; nr++) {
+        VFIORegion *region = &vdev->bars[nr].region;
+
+        if (!d->bar_ptr[nr]) {
+            continue;
+        }
+        if (region->nr_mmaps && region->mmaps[0].mmap == d->bar_ptr[nr]) {
+            region->mmaps[0].mmap = NULL;
+        }
+        dartpass_provider_unmap(d->prov, d->bar_type[nr], d->bar_ptr[nr],
+                                d->region_size[nr]);
+        d->bar_ptr[nr] = NULL;
+    }
+}
+
+/*
  * Regions come from the CLAIM. A BAR the provider lends (MMAP) is shared with
  * REGION_MAP, whose descriptor vfio mmaps at the reply's offset (use_region_fds);
  * any other, or one REGION_MAP refuses, is reached through region_read/write.
@@ -344,6 +439,12 @@ static int dartpass_pci_io_get_region_info(VFIODevice *vbasedev,
     info->flags = (flags & PROV_REGION_READ ? VFIO_REGION_INFO_FLAG_READ : 0) |
                   (flags & PROV_REGION_WRITE ? VFIO_REGION_INFO_FLAG_WRITE : 0);
     if (!(flags & PROV_REGION_MMAP)) {
+        return 0;
+    }
+    if (!(dartpass_provider_features(d->prov) & PROV_F_REGION_FD)) {
+        if (nr < PROV_REGION_ROM) {
+            dartpass_pci_map_bar(d, nr, info->size);
+        }
         return 0;
     }
     ret = dartpass_pci_call(d, PROV_OP_REGION_MAP, &req, sizeof(req), NULL, 0, &rep,
@@ -432,10 +533,120 @@ static int dartpass_pci_irq_eventfds(DartpassPCIDevice *d, uint32_t type,
     return 0;
 }
 
+/*
+ * The notifier vfio-pci passed as fd for vector v: its own (QEMU delivers the
+ * interrupt) or KVM's irqfd. NULL for -1 (enabled, routed nowhere); ERR for a
+ * descriptor that is neither.
+ */
+static EventNotifier *dartpass_pci_notifier(DartpassPCIDevice *d, uint32_t type,
+                                            uint32_t v, int32_t fd, bool *err)
+{
+    VFIOPCIDevice *vdev = VFIO_PCI_DEVICE(d);
+    EventNotifier *cand[2] = { NULL, NULL };
+    int i;
+
+    if (fd < 0) {
+        return NULL;
+    }
+    if (type == PROV_IRQ_INTX) {
+        cand[0] = &vdev->intx.interrupt;
+    } else if (vdev->msi_vectors && v < vdev->nr_vectors) {
+        cand[0] = &vdev->msi_vectors[v].interrupt;
+        cand[1] = &vdev->msi_vectors[v].kvm_interrupt;
+    }
+    for (i = 0; i < 2; i++) {
+        if (cand[i] && cand[i]->initialized && event_notifier_get_fd(cand[i]) == fd) {
+            return cand[i];
+        }
+    }
+    *err = true;
+    return NULL;
+}
+
+/*
+ * PROV_F_IRQ_PENDING: vectors start.. are enabled (ENABLE) and, when they fire,
+ * signal the notifiers vfio gave; vfio enables a range whole (NORESIZE), so the
+ * table of a type is replaced, not merged.
+ */
+static int dartpass_pci_irq_enable(DartpassPCIDevice *d, uint32_t type,
+                                   uint32_t start, uint32_t count,
+                                   const int32_t *fds)
+{
+    g_autofree EventNotifier **ev = g_new0(EventNotifier *, d->irq_count[type]);
+    bool bad = false;
+    uint32_t i;
+    int ret;
+
+    if ((uint64_t)start + count > d->irq_count[type]) {
+        return -EINVAL;
+    }
+    if (d->irq_ev[type]) {
+        memcpy(ev, d->irq_ev[type], d->irq_enabled[type] * sizeof(*ev));
+    }
+    for (i = 0; i < count; i++) {
+        ev[start + i] = dartpass_pci_notifier(d, type, start + i, fds[i], &bad);
+    }
+    if (bad) {
+        return -EINVAL;
+    }
+    ret = dartpass_pci_irq_action(d, type, PROV_IRQ_ENABLE, start, count, NULL);
+    if (ret) {
+        return ret;
+    }
+    g_free(d->irq_ev[type]);
+    d->irq_ev[type] = g_steal_pointer(&ev);
+    d->irq_enabled[type] = MAX(d->irq_enabled[type], start + count);
+    return 0;
+}
+
+static int dartpass_pci_irq_disable(DartpassPCIDevice *d, uint32_t type)
+{
+    g_free(d->irq_ev[type]);
+    d->irq_ev[type] = NULL;
+    d->irq_enabled[type] = 0;
+    return dartpass_pci_irq_action(d, type, PROV_IRQ_DISABLE, 0, 0, NULL);
+}
+
+/* The provider notified: read and clear this function's bits, signal what fired. */
+static void dartpass_pci_irq_pending(void *opaque)
+{
+    DartpassPCIDevice *d = opaque;
+    uint32_t type, start, i;
+
+    for (type = 0; type < PROV_IRQ_TYPES; type++) {
+        for (start = 0; start < d->irq_enabled[type]; start += 64) {
+            struct prov_irq_req req = {
+                .type = cpu_to_le32(type),
+                .start = cpu_to_le32(start),
+                .count = cpu_to_le32(MIN(64, d->irq_enabled[type] - start)),
+            };
+            struct prov_irq_pending_rep rep;
+            uint64_t bits;
+
+            if (dartpass_pci_call(d, PROV_OP_IRQ_PENDING, &req, sizeof(req), NULL, 0,
+                                  &rep, sizeof(rep), NULL)) {
+                return;
+            }
+            bits = le64_to_cpu(rep.bits);
+            if (bits) {
+                trace_dartpass_pci_irq_pending(dartpass_pci_name(d), type, start, bits);
+            }
+            for (i = 0; bits; i++, bits >>= 1) {
+                /* irq_ev may have changed under a handler: check each time. */
+                if ((bits & 1) && start + i < d->irq_enabled[type] &&
+                    d->irq_ev[type][start + i]) {
+                    event_notifier_set(d->irq_ev[type][start + i]);
+                }
+            }
+        }
+    }
+}
+
 static int dartpass_pci_io_set_irqs(VFIODevice *vbasedev, struct vfio_irq_set *irq)
 {
     DartpassPCIDevice *d = dartpass_pci_of(vbasedev);
     uint32_t data = irq->flags & VFIO_IRQ_SET_DATA_TYPE_MASK;
+    bool pending = dartpass_provider_features(d->prov) & PROV_F_IRQ_PENDING;
 
     if (irq->index >= PROV_IRQ_TYPES) {
         return -EINVAL;
@@ -444,12 +655,15 @@ static int dartpass_pci_io_set_irqs(VFIODevice *vbasedev, struct vfio_irq_set *i
     case VFIO_IRQ_SET_ACTION_TRIGGER:
         if (!irq->count && (data == VFIO_IRQ_SET_DATA_NONE ||
                             data == VFIO_IRQ_SET_DATA_EVENTFD)) {
-            return dartpass_pci_irq_action(d, irq->index, PROV_IRQ_DISABLE, 0, 0,
-                                           NULL);
+            return dartpass_pci_irq_disable(d, irq->index);
         }
         if (data != VFIO_IRQ_SET_DATA_EVENTFD ||
             irq->argsz < sizeof(*irq) + (uint64_t)irq->count * sizeof(int32_t)) {
             return -EINVAL;
+        }
+        if (pending) {
+            return dartpass_pci_irq_enable(d, irq->index, irq->start, irq->count,
+                                           (const int32_t *)irq->data);
         }
         return dartpass_pci_irq_eventfds(d, irq->index, irq->start, irq->count,
                                          (const int32_t *)irq->data);
@@ -698,10 +912,14 @@ static void dartpass_pci_realize(PCIDevice *pdev, Error **errp)
                                           errp)) {
         goto error;
     }
+    if (dartpass_provider_features(d->prov) & PROV_F_IRQ_PENDING) {
+        dartpass_provider_add_pending_listener(d->prov, dartpass_pci_irq_pending, d);
+    }
     if (!vfio_pci_populate_device(vdev, errp) ||
         !vfio_pci_config_setup(vdev, errp)) {
         goto error;
     }
+    dartpass_pci_install_bars(d);
     /* The provider keeps decode on; the guest sees the bits it wrote. */
     vdev->emulated_config_bits[PCI_COMMAND] |= PCI_COMMAND_IO | PCI_COMMAND_MEMORY;
     /* A provider without INTx (macOS) lends no pin whatever config space says. */
@@ -730,6 +948,7 @@ static void dartpass_pci_exit(PCIDevice *pdev)
 
     dartpass_provider_del_function(d->prov, pdev);
     DARTPASS_PCI_GET_CLASS(d)->parent_exit(pdev);
+    dartpass_provider_del_pending_listener(d->prov, dartpass_pci_irq_pending, d);
 }
 
 static void dartpass_pci_reset(DeviceState *dev)
@@ -776,11 +995,21 @@ static void dartpass_pci_init(Object *obj)
 static void dartpass_pci_finalize(Object *obj)
 {
     DartpassPCIDevice *d = DARTPASS_PCI(obj);
+    int i;
 
     /* Unmap and close the lent BARs first: a descriptor kept makes CLAIMs BUSY. */
+    if (d->prov) {
+        dartpass_pci_unmap_bars(d);
+    }
     vfio_pci_put_device(VFIO_PCI_DEVICE(obj));
+    if (d->prov) {
+        dartpass_provider_del_pending_listener(d->prov, dartpass_pci_irq_pending, d);
+    }
     dartpass_pci_release(d);
     event_notifier_cleanup(&d->sink);
+    for (i = 0; i < PROV_IRQ_TYPES; i++) {
+        g_free(d->irq_ev[i]);
+    }
 }
 
 /* The function's state lives in the host's hardware. */

@@ -1,41 +1,29 @@
 /*
  * dartpass-provider: QEMU's connection to a dartpass provider (docs/specs/provider.rst)
  *
- * Linux transport: a SOCK_SEQPACKET Unix socket, one message per packet, descriptors
- * in SCM_RIGHTS. Every request gets exactly one reply echoing its op and id.
+ * What every transport shares: message framing and checks, HELLO, the object and its
+ * properties, and the main-loop side of NOTIFY. Every request gets exactly one reply
+ * echoing its op and id. The transport (dartpass-transport.h) is the socket unless
+ * the service property names an IOKit service.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include "qemu/osdep.h"
-#include <poll.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include "qemu/lockable.h"
+#include "qemu/main-loop.h"
 #include "qemu/module.h"
 #include "qapi/error.h"
 #include "qapi/visitor.h"
 #include "qom/object_interfaces.h"
 #include "hw/pci/pci_device.h"
-#include "dartpass-provider.h"
+#include "dartpass-transport.h"
 #include "dp_prov.h"
+#ifndef __APPLE__
+#include "iokit-shim.h"
+#endif
 #include "trace.h"
 
-/* Providers run under TCG in the nested tests: a reply may take seconds. */
-#define DARTPASS_PROVIDER_REPLY_MS (30 * 1000)
-
 #define HDR sizeof(struct prov_hdr)
-
-struct DartpassProvider {
-    Object parent_obj;
-
-    char *socket_path;
-    int fd;                     /* -1 once the connection is dead */
-    uint32_t next_id;
-    struct prov_hello_rep *hello;
-    GPtrArray *functions;       /* PCIDevice * lent through this connection */
-    QemuMutex lock;             /* one request in flight: replies come in order */
-    uint8_t *rbuf;              /* PROV_MAX_MSG + 1: an oversized reply shows */
-};
 
 const char *dartpass_provider_status_name(int status)
 {
@@ -44,117 +32,45 @@ const char *dartpass_provider_status_name(int status)
 
 static void dartpass_provider_kill(DartpassProvider *p)
 {
-    if (p->fd >= 0) {
-        close(p->fd);
-        p->fd = -1;
+    if (p->t) {
+        p->ops->close(p);
+        p->t = NULL;
     }
-}
-
-static int dartpass_provider_send(DartpassProvider *p, const struct prov_hdr *h,
-                                  const void *body, size_t body_len, const int *fds,
-                                  unsigned int nfds, Error **errp)
-{
-    union {
-        struct cmsghdr align;
-        uint8_t buf[CMSG_SPACE(DARTPASS_PROVIDER_MAX_FDS * sizeof(int))];
-    } ctl;
-    struct iovec iov[2] = {
-        { .iov_base = (void *)h, .iov_len = HDR },
-        { .iov_base = (void *)body, .iov_len = body_len },
-    };
-    struct msghdr mh = { .msg_iov = iov, .msg_iovlen = body_len ? 2 : 1 };
-    ssize_t n;
-
-    if (nfds) {
-        struct cmsghdr *cm;
-
-        memset(&ctl, 0, sizeof(ctl));
-        mh.msg_control = ctl.buf;
-        mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
-        cm = CMSG_FIRSTHDR(&mh);
-        cm->cmsg_level = SOL_SOCKET;
-        cm->cmsg_type = SCM_RIGHTS;
-        cm->cmsg_len = CMSG_LEN(nfds * sizeof(int));
-        memcpy(CMSG_DATA(cm), fds, nfds * sizeof(int));
-    }
-    do {
-        n = sendmsg(p->fd, &mh, MSG_NOSIGNAL);
-    } while (n < 0 && errno == EINTR);
-    if (n != (ssize_t)(HDR + body_len)) {
-        error_setg_errno(errp, n < 0 ? errno : EMSGSIZE,
-                         "dartpass-provider: cannot send op %u to %s",
-                         le16_to_cpu(h->op), p->socket_path);
-        return n < 0 ? -EPIPE : -EPROTO;
-    }
-    return 0;
 }
 
 /*
- * Waits for one reply into p->rbuf; *fd is its descriptor or -1. Returns its length,
- * or -errno with errp set.
+ * Checks a reply of len bytes in p->rbuf to request h (the transport checked its own
+ * framing). Returns its status, or -EPROTO with errp set.
  */
-static ssize_t dartpass_provider_recv(DartpassProvider *p, uint16_t op, int *fd,
-                                      Error **errp)
+static int dartpass_provider_check(DartpassProvider *p, const struct prov_hdr *h,
+                                   ssize_t len, int fd, Error **errp)
 {
-    union {
-        struct cmsghdr align;
-        uint8_t buf[CMSG_SPACE(DARTPASS_PROVIDER_MAX_FDS * sizeof(int))];
-    } ctl;
-    struct iovec iov = { .iov_base = p->rbuf, .iov_len = PROV_MAX_MSG + 1 };
-    struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
-                         .msg_controllen = sizeof(ctl.buf) };
-    struct pollfd pfd = { .fd = p->fd, .events = POLLIN };
-    struct cmsghdr *cm;
-    unsigned int nfds = 0;
-    ssize_t len;
-    int r;
+    uint16_t op = le16_to_cpu(h->op);
+    struct prov_hdr r;
+    int st;
 
-    *fd = -1;
-    do {
-        r = poll(&pfd, 1, DARTPASS_PROVIDER_REPLY_MS);
-    } while (r < 0 && errno == EINTR);
-    if (r <= 0) {
-        error_setg(errp, "dartpass-provider: no reply to op %u from %s in %d s%s%s",
-                   op, p->socket_path, DARTPASS_PROVIDER_REPLY_MS / 1000,
-                   r ? ": " : "", r ? strerror(errno) : "");
-        return r ? -EPIPE : -ETIMEDOUT;
-    }
-    do {
-        len = recvmsg(p->fd, &mh, MSG_CMSG_CLOEXEC);
-    } while (len < 0 && errno == EINTR);
-    if (len <= 0) {
-        error_setg(errp, "dartpass-provider: %s closed the connection (op %u)%s%s",
-                   p->socket_path, op, len ? ": " : "", len ? strerror(errno) : "");
-        return -EPIPE;
-    }
-    for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
-        size_t i, n;
-
-        if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS) {
-            continue;
-        }
-        n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-        for (i = 0; i < n; i++, nfds++) {
-            int got;
-
-            memcpy(&got, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
-            if (nfds == 0) {
-                *fd = got;
-            } else {
-                close(got);
-            }
-        }
-    }
-    if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC) || len > PROV_MAX_MSG || nfds > 1) {
-        error_setg(errp, "dartpass-provider: reply to op %u from %s is larger than"
-                   " a message or carries %u descriptors", op, p->socket_path, nfds);
-        if (*fd >= 0) {
-            close(*fd);
-            *fd = -1;
-        }
+    if (len < HDR) {
+        error_setg(errp, "dartpass-provider: reply to op %u is %zd bytes, shorter than"
+                   " a header", op, len);
         return -EPROTO;
     }
-    return len;
+    memcpy(&r, p->rbuf, HDR);
+    st = le16_to_cpu(r.status);
+    if (le32_to_cpu(r.len) != len || r.op != h->op || r.id != h->id) {
+        error_setg(errp, "dartpass-provider: reply op %u id %u len %u (%zd bytes came)"
+                   " to request op %u id %u", le16_to_cpu(r.op), le32_to_cpu(r.id),
+                   le32_to_cpu(r.len), len, op, le32_to_cpu(h->id));
+        return -EPROTO;
+    }
+    if (st >= PROV_S_COUNT ||
+        (st != PROV_S_OK && (fd >= 0 || len != HDR + (st == PROV_S_VERSION ?
+                                               sizeof(struct prov_hello_rep) : 0)))) {
+        error_setg(errp, "dartpass-provider: malformed %s reply to op %u (%zd bytes%s)",
+                   dartpass_provider_status_name(st), op, len,
+                   fd >= 0 ? ", a descriptor" : "");
+        return -EPROTO;
+    }
+    return st;
 }
 
 /*
@@ -173,14 +89,12 @@ static int dartpass_provider_exchange(DartpassProvider *p, uint16_t op, uint32_t
         .id = cpu_to_le32(p->next_id++),
         .fn = cpu_to_le32(fn),
     };
-    struct prov_hdr r;
     ssize_t len;
     int ret, st, fd = -1;
 
     *rep_fd = -1;
-    if (p->fd < 0) {
-        error_setg(errp, "dartpass-provider: the connection to %s is gone",
-                   p->socket_path);
+    if (!p->t) {
+        error_setg(errp, "dartpass-provider: the connection to %s is gone", p->peer);
         return -EPIPE;
     }
     if (HDR + req_len > PROV_MAX_MSG || nfds > DARTPASS_PROVIDER_MAX_FDS) {
@@ -188,37 +102,20 @@ static int dartpass_provider_exchange(DartpassProvider *p, uint16_t op, uint32_t
                    " does not fit a message", op, req_len, nfds);
         return -EINVAL;
     }
-    ret = dartpass_provider_send(p, &h, req, req_len, fds, nfds, errp);
+    memcpy(p->sbuf, &h, HDR);
+    if (req_len) {
+        memcpy(p->sbuf + HDR, req, req_len);
+    }
+    if (op == PROV_OP_NOTIFY) {
+        len = p->ops->notify(p, p->sbuf, HDR + req_len, errp);
+    } else {
+        len = p->ops->call(p, p->sbuf, HDR + req_len, fds, nfds, &fd, errp);
+    }
+    ret = len < 0 ? len : dartpass_provider_check(p, &h, len, fd, errp);
     if (ret < 0) {
         goto dead;
     }
-    len = dartpass_provider_recv(p, op, &fd, errp);
-    if (len < 0) {
-        ret = len;
-        goto dead;
-    }
-    ret = -EPROTO;
-    if (len < HDR) {
-        error_setg(errp, "dartpass-provider: reply to op %u is %zd bytes, shorter than"
-                   " a header", op, len);
-        goto dead;
-    }
-    memcpy(&r, p->rbuf, HDR);
-    st = le16_to_cpu(r.status);
-    if (le32_to_cpu(r.len) != len || r.op != h.op || r.id != h.id) {
-        error_setg(errp, "dartpass-provider: reply op %u id %u len %u (%zd bytes came)"
-                   " to request op %u id %u", le16_to_cpu(r.op), le32_to_cpu(r.id),
-                   le32_to_cpu(r.len), len, op, le32_to_cpu(h.id));
-        goto dead;
-    }
-    if (st >= PROV_S_COUNT ||
-        (st != PROV_S_OK && (fd >= 0 || len != HDR + (st == PROV_S_VERSION ?
-                                               sizeof(struct prov_hello_rep) : 0)))) {
-        error_setg(errp, "dartpass-provider: malformed %s reply to op %u (%zd bytes%s)",
-                   dartpass_provider_status_name(st), op, len,
-                   fd >= 0 ? ", a descriptor" : "");
-        goto dead;
-    }
+    st = ret;
     trace_dartpass_provider_call(op, fn, le32_to_cpu(h.id), st);
     *body = p->rbuf + HDR;
     *body_len = len - HDR;
@@ -274,7 +171,72 @@ int dartpass_provider_call(DartpassProvider *p, uint16_t op, uint32_t fn,
 bool dartpass_provider_alive(DartpassProvider *p)
 {
     QEMU_LOCK_GUARD(&p->lock);
-    return p->fd >= 0;
+    return p->t != NULL;
+}
+
+uint32_t dartpass_provider_features(DartpassProvider *p)
+{
+    return p->features;
+}
+
+void *dartpass_provider_map(DartpassProvider *p, uint64_t type, uint64_t size,
+                            bool wc, Error **errp)
+{
+    QEMU_LOCK_GUARD(&p->lock);
+    if (!p->t || !p->ops->map) {
+        error_setg(errp, "dartpass-provider: %s cannot map memory types", p->peer);
+        return NULL;
+    }
+    return p->ops->map(p, type, size, wc, errp);
+}
+
+void dartpass_provider_unmap(DartpassProvider *p, uint64_t type, void *ptr,
+                             uint64_t size)
+{
+    QEMU_LOCK_GUARD(&p->lock);
+    if (p->t) {
+        p->ops->unmap(p, type, ptr, size);
+    }
+}
+
+void dartpass_provider_add_pending_listener(DartpassProvider *p,
+                                            void (*fn)(void *opaque), void *opaque)
+{
+    DartpassPendingListener l = { .fn = fn, .opaque = opaque };
+
+    g_array_append_val(p->listeners, l);
+}
+
+void dartpass_provider_del_pending_listener(DartpassProvider *p,
+                                            void (*fn)(void *opaque), void *opaque)
+{
+    guint i;
+
+    for (i = 0; i < p->listeners->len; i++) {
+        DartpassPendingListener *l = &g_array_index(p->listeners,
+                                                    DartpassPendingListener, i);
+
+        if (l->fn == fn && l->opaque == opaque) {
+            g_array_remove_index(p->listeners, i);
+            return;
+        }
+    }
+}
+
+/* NOTIFY fired (any function, any vector): every listener reads its pending bits. */
+static void dartpass_provider_notified(EventNotifier *e)
+{
+    DartpassProvider *p = container_of(e, DartpassProvider, notified);
+    guint i;
+
+    event_notifier_test_and_clear(e);
+    trace_dartpass_provider_notified(p->peer);
+    for (i = 0; i < p->listeners->len; i++) {
+        DartpassPendingListener *l = &g_array_index(p->listeners,
+                                                    DartpassPendingListener, i);
+
+        l->fn(l->opaque);
+    }
 }
 
 const struct prov_hello_rep *dartpass_provider_hello(DartpassProvider *p)
@@ -321,7 +283,7 @@ int dartpass_provider_find(DartpassProvider *p, const char *host, Error **errp)
         }
     }
     error_setg(errp, "dartpass-provider: %s does not offer %04x:%02x:%02x.%x (it"
-               " lends %u function%s)", p->socket_path, seg, bus, dev, func,
+               " lends %u function%s)", p->peer, seg, bus, dev, func,
                le32_to_cpu(p->hello->nr_functions),
                le32_to_cpu(p->hello->nr_functions) == 1 ? "" : "s");
     return -1;
@@ -348,10 +310,42 @@ void dartpass_provider_foreach_function(DartpassProvider *p,
     }
 }
 
+/* NOTIFY, once per connection: the transport sets p->notified at each notification. */
+static bool dartpass_provider_arm(DartpassProvider *p, Error **errp)
+{
+    const void *body;
+    size_t body_len;
+    int st, fd;
+
+    if (!p->ops->notify) {
+        error_setg(errp, "dartpass-provider: the %s transport has no NOTIFY",
+                   p->ops->name);
+        return false;
+    }
+    if (event_notifier_init(&p->notified, 0)) {
+        error_setg(errp, "dartpass-provider: cannot create a notifier");
+        return false;
+    }
+    event_notifier_set_handler(&p->notified, dartpass_provider_notified);
+    st = dartpass_provider_exchange(p, PROV_OP_NOTIFY, 0, NULL, 0, NULL, 0, &body,
+                                    &body_len, &fd, errp);
+    if (st == PROV_S_OK && (body_len || fd >= 0)) {
+        error_setg(errp, "dartpass-provider: malformed NOTIFY reply from %s", p->peer);
+        st = -EPROTO;
+    } else if (st > 0) {
+        error_setg(errp, "dartpass-provider: NOTIFY refused by %s: %s", p->peer,
+                   dartpass_provider_status_name(st));
+    }
+    if (fd >= 0) {
+        close(fd);
+    }
+    return st == PROV_S_OK;
+}
+
 /* HELLO: its reply is the only one of variable length, so it is checked here. */
 static bool dartpass_provider_greet(DartpassProvider *p, Error **errp)
 {
-    const uint32_t want = PROV_F_IRQ_EVENTFD | PROV_F_REGION_FD | PROV_F_DMA_FD;
+    const uint32_t want = p->ops->features;
     struct prov_hello_req req = {
         .version = cpu_to_le32(PROV_VERSION(PROV_VERSION_MAJOR, PROV_VERSION_MINOR)),
         .features = cpu_to_le32(want),
@@ -377,7 +371,7 @@ static bool dartpass_provider_greet(DartpassProvider *p, Error **errp)
         return false;
     }
     if (st != PROV_S_OK) {
-        error_setg(errp, "dartpass-provider: HELLO refused by %s: %s", p->socket_path,
+        error_setg(errp, "dartpass-provider: HELLO refused by %s: %s", p->peer,
                    dartpass_provider_status_name(st));
         return false;
     }
@@ -389,46 +383,65 @@ static bool dartpass_provider_greet(DartpassProvider *p, Error **errp)
         shift < 12 || shift > 30 || !batch || batch > PROV_MAX_BATCH ||
         !l->max_mappings || !l->max_bytes || !l->aperture_size) {
         error_setg(errp, "dartpass-provider: malformed HELLO reply from %s",
-                   p->socket_path);
+                   p->peer);
         if (fd >= 0) {
             close(fd);
         }
         return false;
     }
     if ((le32_to_cpu(rep.features) & want) != want) {
-        error_setg(errp, "dartpass-provider: %s does not pass descriptors (features"
-                   " 0x%x; QEMU needs 0x%x)", p->socket_path,
+        error_setg(errp, "dartpass-provider: %s lacks features the %s transport"
+                   " needs (offers 0x%x, QEMU needs 0x%x)", p->peer, p->ops->name,
                    le32_to_cpu(rep.features), want);
         return false;
     }
     p->hello = g_memdup2(body, body_len);
-    trace_dartpass_provider_hello(p->socket_path, le32_to_cpu(rep.version), nr);
+    p->features = le32_to_cpu(rep.features);
+    trace_dartpass_provider_hello(p->peer, le32_to_cpu(rep.version), nr);
     return true;
 }
 
 static void dartpass_provider_complete(UserCreatable *uc, Error **errp)
 {
     DartpassProvider *p = DARTPASS_PROVIDER(uc);
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
 
-    if (!p->socket_path) {
-        error_setg(errp, "dartpass-provider: the socket property is required");
+    if (p->service) {
+        p->ops = &dartpass_iokit_transport;
+        p->peer = p->service;
+#ifndef __APPLE__
+        /*
+         * Off macOS the IOKit stand-in (iokit-shim.h) reaches the service through a
+         * Linux provider's socket: this registers it, as installing the driver would.
+         */
+        if (!p->socket_path) {
+            error_setg(errp, "dartpass-provider: service=%s needs socket=PATH off"
+                       " macOS (the IOKit shim's Linux provider)", p->service);
+            return;
+        }
+        if (iokit_shim_register_service(p->service, p->socket_path)) {
+            error_setg(errp, "dartpass-provider: the IOKit shim cannot register %s",
+                       p->service);
+            return;
+        }
+#endif
+    } else if (p->socket_path) {
+#ifdef __APPLE__
+        error_setg(errp, "dartpass-provider: macOS providers are IOKit services:"
+                   " use service=NAME");
+        return;
+#endif
+        p->ops = &dartpass_socket_transport;
+        p->peer = p->socket_path;
+    } else {
+        error_setg(errp, "dartpass-provider: the socket property is required"
+                   " (or service=NAME for the IOKit transport)");
         return;
     }
-    if (strlen(p->socket_path) >= sizeof(sa.sun_path)) {
-        error_setg(errp, "dartpass-provider: socket path %s is too long",
-                   p->socket_path);
+    if (!p->ops->open(p, errp)) {
         return;
     }
-    strcpy(sa.sun_path, p->socket_path);
-    p->fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-    if (p->fd < 0 || connect(p->fd, (struct sockaddr *)&sa, sizeof(sa))) {
-        error_setg(errp, "dartpass-provider: cannot connect to %s: %s",
-                   p->socket_path, strerror(errno));
-        dartpass_provider_kill(p);
-        return;
-    }
-    if (!dartpass_provider_greet(p, errp)) {
+    if (!dartpass_provider_greet(p, errp) ||
+        ((p->features & PROV_F_IRQ_PENDING) && !dartpass_provider_arm(p, errp))) {
         dartpass_provider_kill(p);
     }
 }
@@ -450,6 +463,20 @@ static void dartpass_provider_set_socket(Object *obj, const char *value, Error *
 
     g_free(p->socket_path);
     p->socket_path = g_strdup(value);
+}
+
+static char *dartpass_provider_get_service(Object *obj, Error **errp)
+{
+    return g_strdup(DARTPASS_PROVIDER(obj)->service);
+}
+
+static void dartpass_provider_set_service(Object *obj, const char *value,
+                                          Error **errp)
+{
+    DartpassProvider *p = DARTPASS_PROVIDER(obj);
+
+    g_free(p->service);
+    p->service = g_strdup(value);
 }
 
 /* The provider's own view of this connection (PROV_OP_COUNTERS), one per property. */
@@ -488,9 +515,10 @@ static void dartpass_provider_instance_init(Object *obj)
 {
     DartpassProvider *p = DARTPASS_PROVIDER(obj);
 
-    p->fd = -1;
     p->next_id = 1;
     p->functions = g_ptr_array_new();
+    p->listeners = g_array_new(false, false, sizeof(DartpassPendingListener));
+    p->sbuf = g_malloc(PROV_MAX_MSG);
     p->rbuf = g_malloc(PROV_MAX_MSG + 1);
     qemu_mutex_init(&p->lock);
 }
@@ -501,11 +529,18 @@ static void dartpass_provider_instance_finalize(Object *obj)
 
     /* Closing the connection makes the provider release and unmap everything. */
     dartpass_provider_kill(p);
+    if (p->notified.initialized) {
+        event_notifier_set_handler(&p->notified, NULL);
+        event_notifier_cleanup(&p->notified);
+    }
     qemu_mutex_destroy(&p->lock);
     g_ptr_array_free(p->functions, true);
+    g_array_free(p->listeners, true);
     g_free(p->hello);
+    g_free(p->sbuf);
     g_free(p->rbuf);
     g_free(p->socket_path);
+    g_free(p->service);
 }
 
 static void dartpass_provider_class_init(ObjectClass *oc, const void *data)
@@ -519,6 +554,12 @@ static void dartpass_provider_class_init(ObjectClass *oc, const void *data)
                                   dartpass_provider_set_socket);
     object_class_property_set_description(oc, "socket",
                                           "the provider's Unix socket");
+    object_class_property_add_str(oc, "service", dartpass_provider_get_service,
+                                  dartpass_provider_set_service);
+    object_class_property_set_description(oc, "service",
+                                          "IOKit transport: the provider driver's"
+                                          " service name (off macOS through the"
+                                          " IOKit shim to socket)");
     for (i = 0; i < ARRAY_SIZE(dartpass_provider_counter_props); i++) {
         object_class_property_add(oc, dartpass_provider_counter_props[i].name,
                                   "uint64", dartpass_provider_get_counter, NULL, NULL,

@@ -9,6 +9,14 @@
  * and reach every function it claimed, so pvdma's managed functions are exactly the
  * dartpass-pci devices on this object.
  *
+ * Two transports carry the protocol (dartpass-transport.h): the Linux provider's Unix
+ * socket (socket=PATH), and IOKit (service=NAME), a macOS DriverKit driver's user
+ * client, which off macOS reaches a Linux provider's socket through a stand-in for
+ * IOKit (iokit-shim.h). Users see the difference only in the features HELLO agreed:
+ * descriptors (PROV_F_REGION_FD, PROV_F_DMA_FD, PROV_F_IRQ_EVENTFD) on the socket, a
+ * memory type to map, DMA memory named by its address and pending bits read after a
+ * notification (PROV_F_IRQ_PENDING) through IOKit.
+ *
  * Calls are synchronous, made with the BQL held (or under pvdma's lock for DMA): the
  * provider answers every request, and a provider that goes away turns every later call
  * into -EPIPE with an error set, never a hang (replies are awaited with a timeout).
@@ -41,6 +49,29 @@ int dartpass_provider_call(DartpassProvider *p, uint16_t op, uint32_t fn,
 
 /* False once a call found the provider gone (it never comes back for this object). */
 bool dartpass_provider_alive(DartpassProvider *p);
+
+/* The features HELLO agreed (PROV_F_*). */
+uint32_t dartpass_provider_features(DartpassProvider *p);
+
+/*
+ * Without PROV_F_REGION_FD: maps the memory type REGION_MAP's reply named (size bytes;
+ * write-combining wc, for prefetchable BARs) into QEMU and returns where; NULL with
+ * errp set. unmap undoes it.
+ */
+void *dartpass_provider_map(DartpassProvider *p, uint64_t type, uint64_t size,
+                            bool wc, Error **errp);
+void dartpass_provider_unmap(DartpassProvider *p, uint64_t type, void *ptr,
+                             uint64_t size);
+
+/*
+ * With PROV_F_IRQ_PENDING: fn(opaque) runs in the main loop, with the BQL, after the
+ * provider notified that pending bits became set (of any function lent through p:
+ * each reads its own with IRQ_PENDING).
+ */
+void dartpass_provider_add_pending_listener(DartpassProvider *p,
+                                            void (*fn)(void *opaque), void *opaque);
+void dartpass_provider_del_pending_listener(DartpassProvider *p,
+                                            void (*fn)(void *opaque), void *opaque);
 
 /*
  * HELLO's reply, kept from connection time: version, features, limits, functions

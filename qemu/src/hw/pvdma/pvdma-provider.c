@@ -1,8 +1,10 @@
 /*
  * pvdma provider backend: a dartpass provider (docs/specs/provider.rst) chooses the
  * bus addresses with the host's IOMMU, for the functions lent to this guest through
- * dartpass-pci. Guest RAM, a shared fd-backed memory backend, is the provider's DMA
- * memory, so a MAP names an offset into it; each doorbell becomes one DMA message.
+ * dartpass-pci. Guest RAM is the provider's DMA memory, so a MAP names an offset into
+ * it; each doorbell becomes one DMA message. The socket transport (PROV_F_DMA_FD)
+ * passes RAM's descriptor, so RAM must be a shared fd-backed memory backend; IOKit
+ * names RAM's address in QEMU, offsets then counting from it.
  *
  * The backend keeps the mappings it obtained, so that a reset (a rebooted guest) and
  * the device's removal leave none behind in the provider.
@@ -29,7 +31,7 @@ typedef struct PVDMAProviderMapping {
 
 struct PVDMAProvider {
     MemoryRegion *ram;          /* guest RAM: the provider's DMA memory */
-    uint64_t fd_offset;         /* of ram in the descriptor the provider maps */
+    uint64_t fd_offset;         /* of ram in the DMA memory (its descriptor's) */
     PVDMALimits limits;
     GHashTable *live;           /* iova -> PVDMAProviderMapping obtained */
     PVDMACounters counters;
@@ -224,6 +226,7 @@ static bool pvdma_provider_init(PVDMAState *s, Error **errp)
     MemoryRegion *ram;
     PVDMAProvider *p;
     uint64_t size;
+    bool by_fd;
     int fd, st;
 
     if (!s->provider) {
@@ -241,18 +244,27 @@ static bool pvdma_provider_init(PVDMAState *s, Error **errp)
         error_setg(errp, "pvdma: the provider's connection is gone");
         return false;
     }
+    by_fd = dartpass_provider_features(s->provider) & PROV_F_DMA_FD;
     ram = ms->memdev ? host_memory_backend_get_memory(ms->memdev) : NULL;
     fd = ram ? memory_region_get_fd(ram) : -1;
-    if (fd < 0 || !qemu_ram_is_shared(ram->ram_block)) {
+    if (by_fd && (fd < 0 || !qemu_ram_is_shared(ram->ram_block))) {
         error_setg(errp, "pvdma backend=provider needs guest RAM in a shared memory"
                    " backend: -object memory-backend-memfd,id=ram,share=on,size=..."
                    " -machine memory-backend=ram");
         return false;
     }
+    if (!by_fd) {
+        ram = ms->ram;
+        if (!ram || !memory_region_get_ram_ptr(ram)) {
+            error_setg(errp, "pvdma backend=provider needs guest RAM in one memory"
+                       " backend (-machine memory-backend=ID)");
+            return false;
+        }
+    }
     l = &dartpass_provider_hello(s->provider)->limits;
     p = g_new0(PVDMAProvider, 1);
     p->ram = ram;
-    p->fd_offset = qemu_ram_get_fd_offset(ram->ram_block);
+    p->fd_offset = by_fd ? qemu_ram_get_fd_offset(ram->ram_block) : 0;
     p->limits = (PVDMALimits) {
         .granule_shift = le32_to_cpu(l->granule_shift),
         .max_mappings = le32_to_cpu(l->max_mappings),
@@ -269,9 +281,12 @@ static bool pvdma_provider_init(PVDMAState *s, Error **errp)
         g_free(p);
         return false;
     }
-    req = (struct prov_dma_memory_req) { .size = cpu_to_le64(size) };
+    req = (struct prov_dma_memory_req) {
+        .size = cpu_to_le64(size),
+        .base = cpu_to_le64(by_fd ? 0 : (uintptr_t)memory_region_get_ram_ptr(ram)),
+    };
     st = dartpass_provider_call(s->provider, PROV_OP_DMA_MEMORY, 0, &req, sizeof(req),
-                                &fd, 1, NULL, 0, NULL, errp);
+                                &fd, by_fd, NULL, 0, NULL, errp);
     if (st) {
         if (st > 0) {
             error_setg(errp, "pvdma: the provider refuses guest RAM (%" PRIu64 " bytes)"

@@ -364,7 +364,7 @@ void pvdma_record_fault(PVDMAState *s, uint32_t rid, uint64_t addr, uint32_t fla
 
 static const PVDMABackendOps *const pvdma_backends[] = {
     &pvdma_dart_backend,
-#ifdef CONFIG_LINUX
+#if defined(CONFIG_LINUX) || defined(CONFIG_DARWIN)
     &pvdma_provider_backend,
 #endif
 };

@@ -4,7 +4,7 @@
  * The guest asks for DMA mappings in batches; a backend chooses the bus addresses.
  * The emulated DART backend (pvdma-dart.c) also acts as the IOMMU of the devices on
  * the managed bus, so their DMA is translated through the mappings it handed out.
- * The provider backend (pvdma-provider.c, Linux hosts) forwards each batch to a
+ * The provider backend (pvdma-provider.c, Linux and macOS hosts) forwards each batch to a
  * dartpass provider, whose host IOMMU serves the functions lent by dartpass-pci.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later

@@ -8,9 +8,15 @@
  *   DARTPASS_SERIAL    its serial number, as Identify reports it
  *   DARTPASS_GRANULE_SHIFT, DARTPASS_MAX_MAPPINGS
  *                      the limits the provider was started with
+ *   DARTPASS_BAR_MAPPED 1 if the provider lends BAR0 (REGION_MAP), 0 if it is
+ *                      reached through REGION_READ/WRITE
+ *   DARTPASS_TRANSPORT socket (the default), or iokit: the IOKit transport, through
+ *                      the IOKit shim to the same socket (service=dartpass,socket=)
  * With no guest, qtest does what a guest's driver would: the function's config space
  * and BAR0 through dartpass-pci, its queues mapped through pvdma at bus addresses the
- * provider chose, an Identify whose data must land in guest RAM. Without
+ * provider chose, an Identify whose data must land in guest RAM and whose completion
+ * must raise the function's MSI-X vector 0 (as a pending bit in the emulated PBA:
+ * the vector stays masked). Without
  * DARTPASS_SOCKET (QEMU's own `make check`) every test reports a skip; with it, a
  * missing variable is an error.
  *
@@ -53,6 +59,7 @@ enum { BUF_SQ, BUF_CQ, BUF_ID, BUF_OTHER, NR_BUFS };
 typedef struct Env {
     const char *socket, *nvme, *serial;
     unsigned int granule_shift, max_mappings;
+    bool bar_mapped, iokit;
 } Env;
 
 static Env env;
@@ -75,10 +82,11 @@ static Rig *rig_start(void)
 
     r->pv.qts = qtest_initf("-machine q35,memory-backend=ram -m 256M -nodefaults"
                          " -object memory-backend-memfd,id=ram,share=on,size=256M"
-                         " -object dartpass-provider,id=prov,socket=%s"
+                         " -object dartpass-provider,id=prov,%ssocket=%s"
                          " -device dartpass-pci,id=nvme,provider=prov,host=%s,addr=04.0"
                          " -device pvdma-pci,id=pv,addr=05.0,backend=provider,"
-                         "provider=prov", env.socket, env.nvme);
+                         "provider=prov", env.iokit ? "service=dartpass," : "",
+                         env.socket, env.nvme);
     r->bus = qpci_new_pc(r->pv.qts, NULL);
     r->nvme = qpci_device_find(r->bus, NVME_DEVFN);
     r->pv.dev = qpci_device_find(r->bus, PVDMA_DEVFN);
@@ -188,13 +196,49 @@ static void nvme_wait_ready(Rig *r, bool rdy)
     }
 }
 
-/* Memory decode, bus master, BAR0; the controller enabled with its admin queues. */
-static void nvme_start(Rig *r)
+/*
+ * MSI-X on, vector 0 unmasked (vfio-pci routes it to the provider) and masked again:
+ * when it fires, the emulated PBA shows it. Returns the PBA's offset in BAR0. Before
+ * the controller is enabled: QEMU's NVMe model (L1's function) gives the admin queue
+ * its MSI-X vector only if MSI-X is on then.
+ */
+static uint32_t nvme_msix_vector0(Rig *r)
+{
+    uint8_t cap = qpci_find_capability(r->nvme, PCI_CAP_ID_MSIX, 0);
+    uint32_t table, pba;
+
+    g_assert_cmpuint(cap, !=, 0);
+    table = qpci_config_readl(r->nvme, cap + PCI_MSIX_TABLE);
+    pba = qpci_config_readl(r->nvme, cap + PCI_MSIX_PBA);
+    g_assert_cmpuint(table & PCI_MSIX_FLAGS_BIRMASK, ==, 0);
+    g_assert_cmpuint(pba & PCI_MSIX_FLAGS_BIRMASK, ==, 0);
+    table &= ~PCI_MSIX_FLAGS_BIRMASK;
+    pba &= ~PCI_MSIX_FLAGS_BIRMASK;
+    qpci_config_writew(r->nvme, cap + PCI_MSIX_FLAGS,
+                       qpci_config_readw(r->nvme, cap + PCI_MSIX_FLAGS) |
+                       PCI_MSIX_FLAGS_ENABLE);
+    nvme_wr(r, table + PCI_MSIX_ENTRY_LOWER_ADDR, 0xfee00000);
+    nvme_wr(r, table + PCI_MSIX_ENTRY_UPPER_ADDR, 0);
+    nvme_wr(r, table + PCI_MSIX_ENTRY_DATA, 0x40);
+    nvme_wr(r, table + PCI_MSIX_ENTRY_VECTOR_CTRL, 0);
+    nvme_wr(r, table + PCI_MSIX_ENTRY_VECTOR_CTRL, PCI_MSIX_ENTRY_CTRL_MASKBIT);
+    g_assert_cmphex(nvme_rd(r, pba) & 1, ==, 0);
+    return pba;
+}
+
+/*
+ * Memory decode, bus master, BAR0; MSI-X vector 0 as nvme_msix_vector0 sets it up if
+ * pba (then its PBA offset); the controller enabled with its admin queues.
+ */
+static void nvme_start(Rig *r, uint32_t *pba)
 {
     uint64_t cap;
 
     qpci_device_enable(r->nvme);
     r->nvme_bar = qpci_iomap(r->nvme, 0, NULL);
+    if (pba) {
+        *pba = nvme_msix_vector0(r);
+    }
     cap = nvme_rd(r, NVME_CAP) | (uint64_t)nvme_rd(r, NVME_CAP + 4) << 32;
     /* Doorbell stride 0 is what NVME_SQ0TDBL assumes; QEMU's model has it. */
     g_assert_cmpuint((cap >> 32) & 0xf, ==, 0);
@@ -242,6 +286,7 @@ static uint16_t nvme_identify(Rig *r, uint64_t iova)
 static void test_identity(void)
 {
     Rig *r = rig_start();
+    g_autofree char *mtree = NULL;
 
     g_assert_cmphex(qpci_config_readw(r->nvme, PCI_VENDOR_ID), ==, 0x1b36);
     g_assert_cmphex(qpci_config_readw(r->nvme, PCI_DEVICE_ID), ==, 0x0010);
@@ -253,6 +298,11 @@ static void test_identity(void)
     pvq_wr(&r->pv, PVDMA_REG_MANAGED_SEL, 0);
     g_assert_cmphex(pvq_rd(&r->pv, PVDMA_REG_MANAGED_RID), ==,
                     PVDMA_RID(0, 0, NVME_DEVFN));
+    /* A lent BAR0 is host memory in the guest's view, whatever the transport. */
+    qpci_device_enable(r->nvme);
+    r->nvme_bar = qpci_iomap(r->nvme, 0, NULL);
+    mtree = qtest_hmp(r->pv.qts, "info mtree");
+    g_assert_cmpint(strstr(mtree, "BAR 0 mmaps[0]") != NULL, ==, env.bar_mapped);
     rig_stop(r);
 }
 
@@ -262,14 +312,20 @@ static void test_identify(void)
     Rig *r = rig_start();
     char sn[21] = { 0 };
     uint16_t vid;
+    uint32_t pba;
+    int ms;
 
     pv_enable(r);
     map_buffers(r);
     g_assert_cmpuint(pv_live(r), ==, NR_BUFS);
     /* The provider's own count (COUNTERS), not only pvdma's. */
     g_assert_cmpuint(prov_live(r), ==, NR_BUFS);
-    nvme_start(r);
+    nvme_start(r, &pba);
     g_assert_cmpuint(nvme_identify(r, r->iova[BUF_ID]), ==, 0);
+    for (ms = 5000; ms && !(nvme_rd(r, pba) & 1); ms--) {
+        g_usleep(1000);
+    }
+    g_assert_cmpint(ms, >, 0);
     qtest_memread(r->pv.qts, r->buf[BUF_ID], &vid, sizeof(vid));
     qtest_memread(r->pv.qts, r->buf[BUF_ID] + 4, sn, 20);
     g_assert_cmphex(le16_to_cpu(vid), ==, 0x1b36);
@@ -295,7 +351,7 @@ static void test_unmapped(void)
 
     pv_enable(r);
     map_buffers(r);
-    nvme_start(r);
+    nvme_start(r, NULL);
     stale = r->iova[BUF_ID];
     q = pvq_unmap_req(stale, PAGE);
     g_assert_cmpuint(pvq_ring(&r->pv, &q, 1), ==, PVDMA_S_OK);
@@ -353,9 +409,20 @@ int main(int argc, char **argv)
     env.serial = env_str("DARTPASS_SERIAL");
     env.granule_shift = atoi(env_str("DARTPASS_GRANULE_SHIFT"));
     env.max_mappings = atoi(env_str("DARTPASS_MAX_MAPPINGS"));
-    qtest_add_func("/dartpass/identity", test_identity);
-    qtest_add_func("/dartpass/nvme/identify", test_identify);
-    qtest_add_func("/dartpass/nvme/unmapped", test_unmapped);
-    qtest_add_func("/dartpass/reset", test_reset);
+    env.bar_mapped = atoi(env_str("DARTPASS_BAR_MAPPED"));
+    env.iokit = !g_strcmp0(getenv("DARTPASS_TRANSPORT"), "iokit");
+    if (!env.iokit && g_strcmp0(getenv("DARTPASS_TRANSPORT") ?: "socket", "socket")) {
+        fprintf(stderr, "dartpass-test: DARTPASS_TRANSPORT is socket or iokit\n");
+        exit(1);
+    }
+    /* The transport names the tests, so that both runs' results stay apart. */
+    qtest_add_func(env.iokit ? "/dartpass/iokit/identity" : "/dartpass/identity",
+                   test_identity);
+    qtest_add_func(env.iokit ? "/dartpass/iokit/nvme/identify" :
+                   "/dartpass/nvme/identify", test_identify);
+    qtest_add_func(env.iokit ? "/dartpass/iokit/nvme/unmapped" :
+                   "/dartpass/nvme/unmapped", test_unmapped);
+    qtest_add_func(env.iokit ? "/dartpass/iokit/reset" : "/dartpass/reset",
+                   test_reset);
     return g_test_run();
 }
