@@ -102,7 +102,7 @@ struct prov_hdr {
  */
 #define PROV_F_IRQ_EVENTFD	(1u << 0)	/* interrupts signal eventfds (Linux) */
 #define PROV_F_IRQ_PENDING	(1u << 1)	/* interrupts set a pending bitmap (macOS;
-						 * Linux too, with a NOTIFY eventfd) */
+						 * Linux too, NOTIFY a pipe) */
 #define PROV_F_REGION_FD	(1u << 2)	/* REGION_MAP passes an fd (Linux) */
 #define PROV_F_DMA_FD		(1u << 3)	/* DMA_MEMORY takes an fd (Linux) */
 #define PROV_F_ALL		(PROV_F_IRQ_EVENTFD | PROV_F_IRQ_PENDING | \
@@ -279,8 +279,10 @@ struct prov_irq_pending_rep {
 
 /*
  * NOTIFY (fn 0, no body; needs IRQ_PENDING): how the connection learns that a pending
- * bit became set. Linux: one eventfd, which the provider signals (replacing an earlier
- * one). macOS: the external method is called asynchronously and the driver completes
+ * bit became set. Linux: the reply carries the read end of a pipe, to which the
+ * provider writes a byte when a bit is set (and at once if one is; a later NOTIFY
+ * replaces it); only the provider holds the write end, so a client cannot make the
+ * provider wait. macOS: the external method is called asynchronously and the driver completes
  * it each time a bit is set, with one argument: the bitmap of function handles that
  * have bits pending (a client may read every range it enabled instead).
  */

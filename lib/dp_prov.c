@@ -631,7 +631,7 @@ static int op_notify(struct op_ctx *x)
 
 	if (!p->ops->notify || !(x->c->features & PROV_F_IRQ_PENDING))
 		return PROV_S_UNSUPPORTED;
-	return p->ops->notify(p->os, x->c, x->fds, x->nfds);
+	return p->ops->notify(p->os, x->c, x->rep_fd);
 }
 
 static int op_reset(struct op_ctx *x)
@@ -858,7 +858,7 @@ static const struct op_row {
 	[PROV_OP_DMA] = { sizeof(struct prov_dma_batch), true, FN_NONE, false, op_dma },
 	[PROV_OP_RESET] = { 0, false, FN_HELD, false, op_reset },
 	[PROV_OP_COUNTERS] = { 0, false, FN_NONE, false, op_counters },
-	[PROV_OP_NOTIFY] = { 0, false, FN_NONE, true, op_notify },
+	[PROV_OP_NOTIFY] = { 0, false, FN_NONE, false, op_notify },
 };
 
 /* Everything a request must satisfy before its op's handler runs. */

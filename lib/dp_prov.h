@@ -69,11 +69,12 @@ struct dp_prov_os_ops {
 	int (*irq_pending)(void *os, unsigned int fn, uint32_t type, uint32_t start,
 			   uint32_t count, uint64_t *bits);
 	/*
-	 * NOTIFY: how conn learns that a pending bit became set (Linux: fds[0], an eventfd
-	 * the OS layer checks and keeps; macOS: the call's async completion, which the
-	 * transport hands the OS layer beside the message). Set with irq_pending.
+	 * NOTIFY: how conn learns that a pending bit became set, at once if one is set
+	 * already. Linux: the read end of a pipe whose write end only the OS layer holds,
+	 * lent in *rep_fd; macOS: the call's async completion, which the transport hands
+	 * the OS layer beside the message. Set with irq_pending.
 	 */
-	int (*notify)(void *os, struct dp_prov_conn *conn, const int *fds, unsigned int nfds);
+	int (*notify)(void *os, struct dp_prov_conn *conn, int *rep_fd);
 	/* Decode is on again afterwards, as after claim. */
 	int (*reset)(void *os, unsigned int fn, uint32_t *method);
 	/* Adopts the memory DMA entries point into; fd is -1 on macOS. */

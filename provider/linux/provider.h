@@ -89,7 +89,11 @@ struct lx_conn {
 	bool iommu_set;
 	void *mem;			/* DMA memory, MAP_SHARED; NULL until DMA_MEMORY */
 	uint64_t mem_size;
-	int notify_fd;			/* NOTIFY's eventfd, duplicated; -1: none */
+	/*
+	 * NOTIFY's pipe: the read end lent to the client, the write end (non-blocking)
+	 * the provider's alone, so a client that stops reading cannot make it wait.
+	 */
+	int notify_rd, notify_wr;	/* -1: none */
 };
 
 struct lx_range {

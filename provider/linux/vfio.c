@@ -21,8 +21,9 @@
  * Interrupts go either of the protocol's ways: IRQ_SET EVENTFD hands VFIO the client's
  * eventfds; ENABLE (macOS's model, PROV_F_IRQ_PENDING) hands it eventfds of the
  * provider's, which serve.c's loop watches: a vector that fires sets its pending bit,
- * and a bit going from 0 to 1 signals the connection's NOTIFY eventfd.
+ * and a bit going from 0 to 1 writes a byte to the connection's NOTIFY pipe.
  */
+#define _GNU_SOURCE	/* pipe2 */
 #include <dirent.h>
 #include <endian.h>
 #include <errno.h>
@@ -526,7 +527,7 @@ void lx_conn_init(struct lx_conn *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->container = -1;
-	c->notify_fd = -1;
+	c->notify_rd = c->notify_wr = -1;
 }
 
 static int lx_map(struct lx_conn *c, uint64_t iova, uint64_t off, uint64_t size,
@@ -1207,11 +1208,9 @@ static int lx_set_irqs(struct lx_fn *f, uint32_t type, uint32_t flags, uint32_t 
 /* Says a pending bit went from 0 to 1, if the connection asked with NOTIFY. */
 static void lx_notify_signal(struct lx_conn *c)
 {
-	uint64_t one = 1;
-
-	/* EAGAIN: the counter is full, so the eventfd is readable already. */
-	if (c->notify_fd >= 0 && write(c->notify_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-		fprintf(stderr, LX_NAME ": NOTIFY eventfd: %s\n", strerror(errno));
+	/* EAGAIN: the pipe is full, so it is readable already. */
+	if (c->notify_wr >= 0 && write(c->notify_wr, "", 1) < 0 && errno != EAGAIN)
+		fprintf(stderr, LX_NAME ": NOTIFY pipe: %s\n", strerror(errno));
 }
 
 /* A vector ENABLE routed fired: its pending bit, however often it fired meanwhile. */
@@ -1368,27 +1367,44 @@ static int lx_irq_pending(void *osp, unsigned int fn, uint32_t type, uint32_t st
 	return PROV_S_OK;
 }
 
-static int lx_notify(void *osp, struct dp_prov_conn *conn, const int *fds, unsigned int nfds)
+static void lx_notify_close(struct lx_conn *c)
+{
+	if (c->notify_rd >= 0)
+		close(c->notify_rd);
+	if (c->notify_wr >= 0)
+		close(c->notify_wr);
+	c->notify_rd = c->notify_wr = -1;
+}
+
+/* Whether any vector of a function conn holds has its bit set. */
+static bool lx_conn_pending(struct lx_os *os, struct lx_conn *c)
+{
+	unsigned int i, t, v;
+
+	for (i = 0; i < os->nr_fns; i++) {
+		struct lx_fn *f = &os->fns[i];
+
+		for (t = 0; f->conn == c && t < PROV_IRQ_TYPES; t++)
+			for (v = 0; f->vecs[t] && v < f->irqs[t]; v++)
+				if (f->vecs[t][v].pending)
+					return true;
+	}
+	return false;
+}
+
+static int lx_notify(void *osp, struct dp_prov_conn *conn, int *rep_fd)
 {
 	struct lx_conn *c = conn->os;
-	int fd;
+	int p[2];
 
-	(void)osp;
-	if (nfds != 1 || !lx_is_eventfd(fds[0]))
-		return PROV_S_BAD_FD;
-	fd = fcntl(fds[0], F_DUPFD_CLOEXEC, 0);
-	if (fd < 0)
+	if (pipe2(p, O_CLOEXEC | O_NONBLOCK))
 		return lx_status(errno);
-	/* The client shares the file: a full counter must not block the poll loop. */
-	if (fcntl(fd, F_SETFL, O_NONBLOCK)) {
-		int st = lx_status(errno);
-
-		close(fd);
-		return st;
-	}
-	if (c->notify_fd >= 0)
-		close(c->notify_fd);
-	c->notify_fd = fd;
+	lx_notify_close(c);
+	c->notify_rd = p[0];
+	c->notify_wr = p[1];
+	if (lx_conn_pending(osp, c))
+		lx_notify_signal(c);
+	*rep_fd = c->notify_rd;
 	return PROV_S_OK;
 }
 
@@ -1471,8 +1487,7 @@ static void lx_conn_gone(void *osp, struct dp_prov_conn *conn)
 		close(c->container);
 	if (c->mem)
 		munmap(c->mem, c->mem_size);
-	if (c->notify_fd >= 0)
-		close(c->notify_fd);
+	lx_notify_close(c);
 	lx_conn_init(c);
 }
 

@@ -332,13 +332,12 @@ void dpm_irq_fired(const struct dpm_irq_ref *ref)
  * the one registered before. Bits already pending are told at once, so none waits for
  * the next interrupt.
  */
-static int dpm_notify(void *os, struct dp_prov_conn *conn, const int *fds, unsigned int nfds)
+static int dpm_notify(void *os, struct dp_prov_conn *conn, int *rep_fd)
 {
 	struct dpm_conn *c = dpm_conn_of(conn);
 	OSAction *old;
 
-	if (nfds)
-		return PROV_S_BAD_FD;
+	(void)rep_fd;	/* no descriptors on macOS */
 	if (!c->staged)
 		return PROV_S_UNSUPPORTED;
 	IOLockLock(dpm.irq_lock);

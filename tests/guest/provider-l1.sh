@@ -100,7 +100,7 @@ provider_start
 client nvme "$sock" dp0
 dp_check "no IOMMU faults from the NVMe round trip" test -z "$(dmar_faults)"
 # macOS's interrupt model (ENABLE, NOTIFY, IRQ_PENDING): the provider's own eventfds
-# and its copy of NOTIFY's go with the connection.
+# and the ends of NOTIFY's pipe go with the connection.
 fds=$(prov_fds)
 client pending "$sock" dp0
 dp_wait 5 sh -c "test \$(ls /proc/$prov/fd | wc -l) = $fds"

@@ -5,7 +5,7 @@
  *                  eventfd fires once, stays masked until UNMASK, does not fire again
  *                  once the cause is read away (ICR), MASK holds a raised level and
  *                  UNMASK delivers it, DISABLE silences it. Then the same level with
- *                  macOS's model: ENABLE, NOTIFY's eventfd fires once, IRQ_PENDING
+ *                  macOS's model: ENABLE, NOTIFY's pipe gets one byte, IRQ_PENDING
  *                  shows INTx's bit and clears it, and after UNMASK it fires again.
  */
 #define _GNU_SOURCE
@@ -79,22 +79,23 @@ static void rounds(struct pc_conn *c, const struct pc_fn *f, int efd)
 	wr32(f, E1000_IMC, ~0u);
 }
 
-/* INTx ENABLEd: each cause signals NOTIFY's eventfd nfd and sets the INTx bit. */
-static void pending_rounds(struct pc_conn *c, const struct pc_fn *f, int nfd)
+/* INTx ENABLEd: each cause writes a byte to NOTIFY's pipe and sets the INTx bit. */
+static void pending_rounds(struct pc_conn *c, const struct pc_fn *f)
 {
 	static const char *const when[] = { "", " after UNMASK" };
 	uint64_t bits;
 	unsigned int i;
+	int nfd = -1;
 
-	if (!pc_expect(pc_notify(c, &nfd, 1), PROV_S_OK, "NOTIFY with an eventfd") ||
+	if (!pc_expect(pc_notify(c, &nfd), PROV_S_OK, "NOTIFY: a pipe to read") ||
 	    !pc_expect(pc_irq_set(c, f->fn, PROV_IRQ_INTX, PROV_IRQ_ENABLE, 0, 1, NULL, 0),
 		       PROV_S_OK, "IRQ_SET INTx ENABLE"))
 		return;
 	wr32(f, E1000_IMS, E1000_TXDW);
 	for (i = 0; i < 2; i++) {
 		wr32(f, E1000_ICS, E1000_TXDW);
-		if (!pc_check(pc_event_wait(nfd, FIRE_MS) == 1,
-			      "ENABLEd: ICS raises INTx%s: NOTIFY's eventfd fires once", when[i]))
+		if (!pc_check(pc_notify_wait(nfd, FIRE_MS) == 1,
+			      "ENABLEd: ICS raises INTx%s: NOTIFY's pipe gets one byte", when[i]))
 			break;
 		pc_expect(pc_irq_pending(c, f->fn, PROV_IRQ_INTX, 0, 1, &bits), PROV_S_OK,
 			  "IRQ_PENDING INTx%s", when[i]);
@@ -110,6 +111,8 @@ static void pending_rounds(struct pc_conn *c, const struct pc_fn *f, int nfd)
 		  "IRQ_SET INTx DISABLE of ENABLE's");
 	wr32(f, E1000_IMC, ~0u);
 	rd32(f, E1000_ICR);
+	if (nfd >= 0)
+		close(nfd);
 }
 
 int pc_cmd_intx(int argc, char **argv)
@@ -118,7 +121,7 @@ int pc_cmd_intx(int argc, char **argv)
 	struct pc_conn c;
 	struct pc_fn f;
 	uint32_t status;
-	int fn, efd, nfd;
+	int fn, efd;
 
 	if (argc != 1)
 		return 2;
@@ -145,9 +148,7 @@ int pc_cmd_intx(int argc, char **argv)
 	if (efd >= 0 && pc_expect(pc_irq_set(&c, fn, PROV_IRQ_INTX, PROV_IRQ_EVENTFD, 0, 1,
 					     &efd, 1), PROV_S_OK, "IRQ_SET INTx -> eventfd"))
 		rounds(&c, &f, efd);
-	nfd = pc_eventfd();
-	if (nfd >= 0)
-		pending_rounds(&c, &f, nfd);
+	pending_rounds(&c, &f);
 	pc_unmap_bar(&f);
 	pc_expect(pc_call(&c, PROV_OP_RELEASE, fn, NULL, 0, NULL, 0), PROV_S_OK, "RELEASE");
 	pc_close(&c);

@@ -476,9 +476,15 @@ int pc_irq_pending(struct pc_conn *c, uint32_t fn, uint32_t type, uint32_t start
 	return st;
 }
 
-int pc_notify(struct pc_conn *c, const int *fds, unsigned int nfds)
+int pc_notify(struct pc_conn *c, int *fd)
 {
-	return pc_call_fds(c, PROV_OP_NOTIFY, 0, NULL, 0, fds, nfds, NULL, 0, NULL);
+	int st = pc_call_fds(c, PROV_OP_NOTIFY, 0, NULL, 0, NULL, 0, NULL, 0, fd);
+
+	if (st == PROV_S_OK && *fd < 0) {
+		fprintf(stderr, "NOTIFY: OK without a descriptor\n");
+		st = PC_ERR;
+	}
+	return st;
 }
 
 /* ---- Functions ---- */
@@ -786,6 +792,23 @@ int pc_eventfd(void)
 	if (fd < 0)
 		fprintf(stderr, "eventfd: %s\n", strerror(errno));
 	return fd;
+}
+
+int pc_notify_wait(int fd, int ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	char b[64];
+	ssize_t r;
+	int n = 0;
+
+	if (poll(&p, 1, ms) != 1)
+		return 0;
+	while ((r = read(fd, b, sizeof(b))) > 0) {
+		n += r;
+		if (r < (ssize_t)sizeof(b))
+			break;
+	}
+	return r == 0 && !n ? -1 : n;
 }
 
 uint64_t pc_event_wait(int fd, int ms)

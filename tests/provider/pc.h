@@ -119,8 +119,8 @@ int pc_irq_set(struct pc_conn *c, uint32_t fn, uint32_t type, uint32_t action,
 /* IRQ_PENDING: reads and clears count vectors' bits from start into *bits (0 if refused). */
 int pc_irq_pending(struct pc_conn *c, uint32_t fn, uint32_t type, uint32_t start,
 		   uint32_t count, uint64_t *bits);
-/* NOTIFY with these descriptors (one eventfd, when well-formed). */
-int pc_notify(struct pc_conn *c, const int *fds, unsigned int nfds);
+/* NOTIFY; *fd receives its pipe's read end (-1 unless OK). */
+int pc_notify(struct pc_conn *c, int *fd);
 
 /* A claimed function and how the client reaches its BAR (pc_bar_open). */
 struct pc_fn {
@@ -187,6 +187,11 @@ int pc_unmap1(struct pc_conn *c, uint64_t iova, uint32_t len);
 int pc_eventfd(void);
 /* Waits up to ms for fd to count; returns the count read, 0 on timeout. */
 uint64_t pc_event_wait(int fd, int ms);
+/*
+ * Waits up to ms for NOTIFY's pipe to be readable, then drains it; returns the bytes
+ * read (one per bit set), 0 on timeout, -1 at end of file (the provider replaced it).
+ */
+int pc_notify_wait(int fd, int ms);
 uint64_t pc_now_ns(void);
 
 /* Subcommands (argv: the arguments after the subcommand's name). */

@@ -59,7 +59,7 @@ struct fake {
 	uint64_t next_iova;
 	bool partial;			/* maps only the first granule */
 	uint64_t bad_iova;		/* when not 0: the address it answers instead */
-	int notifies, notify_nfds;
+	int notifies;
 	int fail_claim;			/* the status claim answers (0: it succeeds) */
 	uint32_t fail_read;		/* a config offset whose read fails (0: none) */
 	int violations;		/* calls the core should never have made */
@@ -319,14 +319,15 @@ static void f_dma_unmap(void *os, struct dp_prov_conn *conn, uint64_t iova, uint
 	f->violations++;
 }
 
-static int f_notify(void *os, struct dp_prov_conn *conn, const int *fds, unsigned int nfds)
+#define FD_NOTIFY	90	/* what the fake's NOTIFY lends */
+
+static int f_notify(void *os, struct dp_prov_conn *conn, int *rep_fd)
 {
 	struct fake *f = fk(os);
 
 	(void)conn;
-	(void)fds;
 	f->notifies++;
-	f->notify_nfds = nfds;
+	*rep_fd = FD_NOTIFY;
 	return PROV_S_OK;
 }
 
@@ -1829,7 +1830,7 @@ static void test_notify(void)
 	setup(&(struct dp_prov_config){ .dart = cfg.dart, .max_batch = 16,
 					.features = PROV_F_IRQ_EVENTFD });
 	open_conn(&a, &fa);
-	DP_CHECK(reqp(&P, &a, PROV_OP_NOTIFY, 0, NULL, 0, fds16, 1) == PROV_S_UNSUPPORTED &&
+	DP_CHECK(reqp(&P, &a, PROV_OP_NOTIFY, 0, NULL, 0, NULL, 0) == PROV_S_UNSUPPORTED &&
 		 !F.notifies, "NOTIFY where interrupts are eventfds only: UNSUPPORTED");
 	dp_prov_conn_close(&a);
 
@@ -1841,19 +1842,21 @@ static void test_notify(void)
 	memset(&fa, 0, sizeof(fa));
 	dp_prov_conn_open(&P, &a, &fa);
 	DP_CHECK(hello(&a, PROV_VERSION(1, 0), PROV_F_IRQ_EVENTFD) == PROV_S_OK &&
-		 reqp(&P, &a, PROV_OP_NOTIFY, 0, NULL, 0, fds16, 1) == PROV_S_UNSUPPORTED &&
+		 reqp(&P, &a, PROV_OP_NOTIFY, 0, NULL, 0, NULL, 0) == PROV_S_UNSUPPORTED &&
 		 !F.notifies, "NOTIFY without the feature agreed: UNSUPPORTED");
 	dp_prov_conn_close(&a);
 
 	open_conn(&a, &fa);
-	DP_CHECK(reqp(&P, &a, PROV_OP_NOTIFY, 1, NULL, 0, fds16, 1) == PROV_S_INVALID,
+	DP_CHECK(reqp(&P, &a, PROV_OP_NOTIFY, 1, NULL, 0, NULL, 0) == PROV_S_INVALID,
 		 "NOTIFY names no function");
-	DP_CHECK(reqp(&P, &a, PROV_OP_NOTIFY, 0, "abcd", 4, fds16, 1) == PROV_S_INVALID,
+	DP_CHECK(reqp(&P, &a, PROV_OP_NOTIFY, 0, "abcd", 4, NULL, 0) == PROV_S_INVALID,
 		 "NOTIFY has no body");
+	DP_CHECK(reqp(&P, &a, PROV_OP_NOTIFY, 0, NULL, 0, fds16, 1) == PROV_S_BAD_FD,
+		 "NOTIFY takes no descriptor");
 	DP_CHECK(!F.notifies, "refused NOTIFYs never reach the OS layer");
-	DP_CHECK(reqp(&P, &a, PROV_OP_NOTIFY, 0, NULL, 0, fds16, 1) == PROV_S_OK &&
-		 F.notifies == 1 && F.notify_nfds == 1 && rep_len == 16,
-		 "NOTIFY reaches the OS layer with its descriptor; the reply is the header");
+	DP_CHECK(reqp(&P, &a, PROV_OP_NOTIFY, 0, NULL, 0, NULL, 0) == PROV_S_OK &&
+		 F.notifies == 1 && rep_len == 16 && rep_fd == FD_NOTIFY,
+		 "NOTIFY: the header, and the OS layer's descriptor");
 	dp_prov_conn_close(&a);
 	DP_CHECK(!F.violations, "notify: no violations");
 }
