@@ -49,7 +49,7 @@ struct dispatch_queue_s {
 struct IONotificationPort {
     mach_port_t handle;
     dispatch_queue_t queue;
-    int efd, stop;              /* NOTIFY's eventfd; -1 until armed */
+    int rfd, stop;              /* NOTIFY's pipe (read end); -1 until armed */
     IOAsyncCallback callback;
     void *refcon;
     QemuThread thread;
@@ -227,10 +227,11 @@ static int shim_fd_of_address(uint64_t base, uint64_t size)
 
 /*
  * One message and its reply (into out, *out_len bytes at most), with the
- * translations of iokit-shim.h. efd is NOTIFY's eventfd, else -1.
+ * translations of iokit-shim.h. notify_fd (NULL but for NOTIFY) receives the pipe
+ * NOTIFY's reply lends.
  */
 static kern_return_t shim_call(ShimConnection *c, uint32_t selector, const void *in,
-                               size_t in_len, int efd, void *out, size_t *out_len)
+                               size_t in_len, int *notify_fd, void *out, size_t *out_len)
 {
     g_autofree uint8_t *msg = g_malloc(PROV_MAX_MSG + 1);
     union {
@@ -242,7 +243,7 @@ static kern_return_t shim_call(ShimConnection *c, uint32_t selector, const void 
     struct pollfd pfd = { .fd = c->sock, .events = POLLIN };
     struct cmsghdr *cm;
     struct prov_hdr h;
-    int fd = efd, rfd = -1;
+    int fd = -1, rfd = -1;
     kern_return_t kr = kIOReturnNotResponding;
     ssize_t n;
 
@@ -278,7 +279,7 @@ static kern_return_t shim_call(ShimConnection *c, uint32_t selector, const void 
         memcpy(CMSG_DATA(cm), &fd, sizeof(int));
     }
     n = sendmsg(c->sock, &mh, MSG_NOSIGNAL);
-    if (fd >= 0 && fd != efd) {
+    if (fd >= 0) {
         close(fd);
     }
     if (n != (ssize_t)in_len) {
@@ -325,6 +326,9 @@ static kern_return_t shim_call(ShimConnection *c, uint32_t selector, const void 
             G_UNLOCK(shim);
             r->offset = cpu_to_le64(m.type);
             rfd = -1;
+        } else if (selector == PROV_OP_NOTIFY && notify_fd && rfd >= 0) {
+            *notify_fd = rfd;
+            rfd = -1;
         }
     }
     if (rfd >= 0) {
@@ -353,7 +357,7 @@ kern_return_t IOConnectCallStructMethod(mach_port_t connection, uint32_t selecto
 {
     ShimConnection *c = shim_connection(connection);
 
-    return c ? shim_call(c, selector, inputStruct, inputStructCnt, -1, outputStruct,
+    return c ? shim_call(c, selector, inputStruct, inputStructCnt, NULL, outputStruct,
                          outputStructCnt) : kIOReturnNotOpen;
 }
 
@@ -447,7 +451,7 @@ IONotificationPortRef IONotificationPortCreate(mach_port_t mainPort)
     if (i < SHIM_HANDLES) {
         n = g_new0(struct IONotificationPort, 1);
         n->handle = i + 1;
-        n->efd = n->stop = -1;
+        n->rfd = n->stop = -1;
         ports[i] = n;
     }
     G_UNLOCK(shim);
@@ -465,25 +469,37 @@ mach_port_t IONotificationPortGetMachPort(IONotificationPortRef notify)
     return notify->handle;
 }
 
-/* The dispatch queue's part: a callout each time the provider signals NOTIFY's fd. */
+/*
+ * The dispatch queue's part: a callout each time the provider writes to NOTIFY's
+ * pipe, drained first so that a bit set during the callout is told again. The pipe's
+ * end (the provider gone) ends the callouts, as a dead port would.
+ */
 static void *shim_notify_thread(void *opaque)
 {
     IONotificationPortRef n = opaque;
     struct pollfd pfd[2] = {
-        { .fd = n->efd, .events = POLLIN },
+        { .fd = n->rfd, .events = POLLIN },
         { .fd = n->stop, .events = POLLIN },
     };
-    uint64_t v;
+    char buf[64];
+    ssize_t r;
 
     while (poll(pfd, 2, -1) >= 0 || errno == EINTR) {
         if (pfd[1].revents) {
             break;
         }
-        if ((pfd[0].revents & POLLIN) && read(n->efd, &v, sizeof(v)) == sizeof(v)) {
-            qemu_mutex_lock(&n->queue->lock);
-            n->callback(n->refcon, kIOReturnSuccess, NULL, 0);
-            qemu_mutex_unlock(&n->queue->lock);
+        if (!pfd[0].revents) {
+            continue;
         }
+        while ((r = read(n->rfd, buf, sizeof(buf))) == sizeof(buf)) {
+            continue;
+        }
+        if (r == 0 || (r < 0 && errno != EAGAIN)) {
+            break;
+        }
+        qemu_mutex_lock(&n->queue->lock);
+        n->callback(n->refcon, kIOReturnSuccess, NULL, 0);
+        qemu_mutex_unlock(&n->queue->lock);
     }
     return NULL;
 }
@@ -503,47 +519,45 @@ kern_return_t IOConnectCallAsyncStructMethod(mach_port_t connection,
     kern_return_t kr;
 
     /* Only NOTIFY completes asynchronously, once armed per port. */
-    if (!c || !n || !n->queue || n->efd >= 0 || selector != PROV_OP_NOTIFY ||
+    if (!c || !n || !n->queue || n->rfd >= 0 || selector != PROV_OP_NOTIFY ||
         referenceCnt < kIOAsyncCalloutCount) {
         return c ? kIOReturnBadArgument : kIOReturnNotOpen;
     }
-    n->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     n->stop = eventfd(0, EFD_CLOEXEC);
-    if (n->efd < 0 || n->stop < 0) {
-        kr = kIOReturnNoMemory;
-        goto fail;
+    if (n->stop < 0) {
+        return kIOReturnNoMemory;
     }
-    kr = shim_call(c, selector, inputStruct, inputStructCnt, n->efd, outputStruct,
+    kr = shim_call(c, selector, inputStruct, inputStructCnt, &n->rfd, outputStruct,
                    outputStructCnt);
-    if (kr != kIOReturnSuccess) {
-        goto fail;
+    /* Without a pipe the provider refused NOTIFY: the reply's status says why. */
+    if (kr != kIOReturnSuccess || n->rfd < 0) {
+        close(n->stop);
+        n->stop = -1;
+        return kr;
+    }
+    /* The thread drains it without waiting. */
+    if (fcntl(n->rfd, F_SETFL, O_NONBLOCK)) {
+        close(n->rfd);
+        close(n->stop);
+        n->rfd = n->stop = -1;
+        return kIOReturnError;
     }
     n->callback = (IOAsyncCallback)(uintptr_t)reference[kIOAsyncCalloutFuncIndex];
     n->refcon = (void *)(uintptr_t)reference[kIOAsyncCalloutRefconIndex];
     qemu_thread_create(&n->thread, "dartpass-notify", shim_notify_thread, n,
                        QEMU_THREAD_JOINABLE);
     return kIOReturnSuccess;
-
-fail:
-    if (n->efd >= 0) {
-        close(n->efd);
-    }
-    if (n->stop >= 0) {
-        close(n->stop);
-    }
-    n->efd = n->stop = -1;
-    return kr;
 }
 
 void IONotificationPortDestroy(IONotificationPortRef notify)
 {
-    if (notify->efd >= 0) {
+    if (notify->rfd >= 0) {
         uint64_t one = 1;
 
         if (write(notify->stop, &one, sizeof(one)) == sizeof(one)) {
             qemu_thread_join(&notify->thread);
         }
-        close(notify->efd);
+        close(notify->rfd);
         close(notify->stop);
     }
     G_LOCK(shim);

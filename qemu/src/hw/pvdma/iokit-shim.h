@@ -16,8 +16,8 @@
  *       the memory types REGION_MAP's replies name: each stands for the descriptor
  *       the Linux provider passed, mmapped here
  *   IONotificationPort*, IOConnectCallAsyncStructMethod, dispatch_*
- *       NOTIFY: an eventfd passed to the provider; a thread standing for the
- *       dispatch queue runs the callback each time it is signalled
+ *       NOTIFY: the pipe the provider lends with its reply; a thread standing for
+ *       the dispatch queue drains it and runs the callback each time bytes come
  *
  * Translations (docs/passthrough.md): HELLO asks the Linux provider for descriptors
  * (REGION_FD, DMA_FD) besides what the client asked and shows the client only what
