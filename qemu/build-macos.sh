@@ -22,16 +22,15 @@
 # which build.sh's configure flags require; python runs QEMU's configure; coreutils
 # gives build.sh sha256sum). ccache is used when installed.
 #
-# The checksum: QEMU signs its tarballs (qemu-$QEMU_VERSION.tar.xz.sig) but publishes no
-# SHA-256. The value pinned below for 10.2.2 is the one independent projects pin for
-# https://download.qemu.org/qemu-10.2.2.tar.xz (e.g. Homebrew-style formulae and build
-# scripts on GitHub); to be sure, check the GPG signature once yourself. For another
+# The source: upstream's release tarball, qemu-$QEMU_VERSION.tar.xz from QEMU's download
+# page, passed as QEMU_TARBALL (or QEMU_URL, fetched with curl). QEMU signs its tarballs
+# (.sig) but publishes no SHA-256: check the signature once yourself. The value pinned
+# below for 10.2.2 is the one independent projects pin for that tarball; for another
 # QEMU_VERSION, QEMU_SHA256 is required.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 export QEMU_VERSION=${QEMU_VERSION:-10.2.2}
-QEMU_URL=${QEMU_URL:-https://download.qemu.org/qemu-$QEMU_VERSION.tar.xz}
 if [ "$QEMU_VERSION" = 10.2.2 ]; then
 	QEMU_SHA256=${QEMU_SHA256:-784b296ff29c1417aa72323abcb2d2ea9ab9771724f577dcd785c3b04f21e176}
 fi
@@ -93,6 +92,8 @@ fetch_qemu() {
 		mkdir -p "$dl"
 		QEMU_TARBALL=$dl/qemu-$QEMU_VERSION.tar.xz
 		if [ ! -f "$QEMU_TARBALL" ]; then
+			[ -n "${QEMU_URL:-}" ] ||
+				die "set QEMU_TARBALL to qemu-$QEMU_VERSION.tar.xz (QEMU's download page), or QEMU_URL to its address"
 			log "fetching $QEMU_URL"
 			curl -fL --retry 3 -o "$QEMU_TARBALL.part" "$QEMU_URL"
 			mv "$QEMU_TARBALL.part" "$QEMU_TARBALL"
