@@ -84,6 +84,7 @@ kern_return_t IMPL(DartpassDriver, Stop)
 
 /*
  * One user client per IOServiceOpen, from the UserClientProperties of Info.plist.
+ * https://developer.apple.com/documentation/driverkit/ioservice/newuserclient
  * https://developer.apple.com/documentation/driverkit/ioservice/create
  */
 kern_return_t IMPL(DartpassDriver, NewUserClient)
@@ -104,7 +105,11 @@ kern_return_t IMPL(DartpassDriver, NewUserClient)
 	return kIOReturnSuccess;
 }
 
-/* On dpm.irq_queue; the action's reference names the vector (dpm_irq_arm). */
+/*
+ * On dpm.irq_queue; the action's reference names the vector (dpm_irq_arm).
+ * https://developer.apple.com/documentation/driverkit/iointerruptdispatchsource/interruptoccurred
+ * https://developer.apple.com/documentation/driverkit/osaction/getreference
+ */
 void IMPL(DartpassDriver, InterruptOccurred)
 {
 	const struct dpm_irq_ref *ref = (const struct dpm_irq_ref *)action->GetReference();

@@ -76,7 +76,11 @@ void DartpassUserClient::free()
 
 /*
  * Every connection's external methods run on the one core queue.
+ * https://developer.apple.com/documentation/driverkit/ioservice/start
+ * https://developer.apple.com/documentation/driverkit/ioservice/stop
  * https://developer.apple.com/documentation/driverkit/ioservice/setdispatchqueue
+ * https://developer.apple.com/documentation/driverkit/iolocklock
+ * https://developer.apple.com/documentation/driverkit/iolockunlock
  */
 kern_return_t IMPL(DartpassUserClient, Start)
 {
@@ -135,6 +139,10 @@ kern_return_t IMPL(DartpassUserClient, Stop)
 	return Stop(provider, SUPERDISPATCH);
 }
 
+/*
+ * Each selector gets its own dispatch entry; super checks it and calls dpm_method.
+ * https://developer.apple.com/documentation/driverkit/iouserclient/externalmethod
+ */
 kern_return_t DartpassUserClient::ExternalMethod(uint64_t selector,
 						 IOUserClientMethodArguments *arguments,
 						 const IOUserClientMethodDispatch *dispatch,
@@ -150,6 +158,10 @@ kern_return_t DartpassUserClient::ExternalMethod(uint64_t selector,
  * Above 4 KiB it arrives as a descriptor of the client's buffer, mapped here.
  * https://developer.apple.com/documentation/driverkit/iouserclientmethodarguments/structureinputdescriptor
  * https://developer.apple.com/documentation/driverkit/iomemorydescriptor/createmapping
+ * https://developer.apple.com/documentation/driverkit/iomemorymap/getaddress
+ * https://developer.apple.com/documentation/driverkit/iomemorymap/getlength
+ * https://developer.apple.com/documentation/driverkit/osdata/getlength
+ * (OSData::getBytesNoCopy: two overload pages, getbytesnocopy-53puz and -91vcg.)
  */
 static kern_return_t dpm_copy_in(IOUserClientMethodArguments *a, size_t *len)
 {
@@ -175,7 +187,10 @@ static kern_return_t dpm_copy_in(IOUserClientMethodArguments *a, size_t *len)
 	return kIOReturnSuccess;
 }
 
-/* Room the client gave for the reply. */
+/*
+ * Room the client gave for the reply.
+ * https://developer.apple.com/documentation/driverkit/iomemorydescriptor/getlength
+ */
 static uint64_t dpm_out_room(IOUserClientMethodArguments *a)
 {
 	uint64_t n = 0;
@@ -189,6 +204,7 @@ static uint64_t dpm_out_room(IOUserClientMethodArguments *a)
  * The reply: an OSData up to 4 KiB, else into the descriptor the client passed (the
  * API forbids setting structureOutput then). Its length is in its header.
  * https://developer.apple.com/documentation/driverkit/iouserclientmethodarguments/structureoutputdescriptor
+ * https://developer.apple.com/documentation/driverkit/osdata/withbytes
  */
 static kern_return_t dpm_copy_out(IOUserClientMethodArguments *a, size_t n)
 {
@@ -272,6 +288,11 @@ static kern_return_t dpm_method(OSObject *target, void *reference,
  * Prefetchable BARs carry PROV_REGION_PREFETCH in CLAIM, so the client maps them
  * write-combining (kIOMapWriteCombineCache); the rest default (device) cache mode.
  * https://developer.apple.com/documentation/driverkit/iouserclient/copyclientmemoryfortype
+ * IOPCIDevice::_CopyDeviceMemoryWithIndex has no page in Apple's documentation: it is
+ * an iig method of IOPCIDevice, and Apple's IOPCIDevice::Open in the published
+ * IOPCIFamily source calls a _CopyDevice... method there too (source, not
+ * developer.apple.com; docs/macos.md, open questions):
+ * https://opensource.apple.com/source/IOPCIFamily/IOPCIFamily-428.60.7/PCIDriverKit/IOPCIDevice.cpp.auto.html
  */
 kern_return_t IMPL(DartpassUserClient, CopyClientMemoryForType)
 {

@@ -25,7 +25,13 @@ static struct dpm_conn *dpm_conn_of(struct dp_prov_conn *conn)
  * Config space needs an Open() session; a function nobody holds gets one for the
  * access alone (the core reads identity and capabilities before CLAIM).
  * https://developer.apple.com/documentation/pcidriverkit/iopcidevice/open
+ * https://developer.apple.com/documentation/pcidriverkit/iopcidevice/close
+ * https://developer.apple.com/documentation/pcidriverkit/iopcidevice/configurationread8
+ * https://developer.apple.com/documentation/pcidriverkit/iopcidevice/configurationread16
  * https://developer.apple.com/documentation/pcidriverkit/iopcidevice/configurationread32
+ * https://developer.apple.com/documentation/pcidriverkit/iopcidevice/configurationwrite8
+ * https://developer.apple.com/documentation/pcidriverkit/iopcidevice/configurationwrite16
+ * https://developer.apple.com/documentation/pcidriverkit/iopcidevice/configurationwrite32
  */
 static int dpm_cfg(struct dpm_fn *f, bool write, uint32_t off, uint32_t size, uint32_t *val)
 {
@@ -81,6 +87,10 @@ static int dpm_config_write(void *os, unsigned int fn, uint32_t off, uint32_t si
 /*
  * Memory decode on, as at CLAIM and after every reset; bus master stays as the client
  * wrote it. Apple's PCIe has no I/O space, so no BAR is lent that needs I/O decode.
+ * The endpoint driver enables memory space and bus mastering itself; the system turns
+ * them off when the driver crashes or is unloaded (IOPCIDevice overview).
+ * https://developer.apple.com/documentation/pcidriverkit/iopcidevice
+ * https://developer.apple.com/documentation/pcidriverkit/configuration-data-offsets-enum
  */
 static void dpm_decode_on(struct dpm_fn *f)
 {
@@ -130,6 +140,10 @@ void dpm_irq_teardown(struct dpm_fn *f)
 
 /*
  * One source per vector on dpm.irq_queue, its action carrying the vector.
+ * CreateActionInterruptOccurred is what iig generates for a method declared with
+ * TYPE(IOInterruptDispatchSource::InterruptOccurred) (DartpassDriver.iig).
+ * https://developer.apple.com/documentation/driverkit/type
+ * https://developer.apple.com/documentation/driverkit/osaction/getreference
  * https://developer.apple.com/documentation/driverkit/iointerruptdispatchsource/create
  * https://developer.apple.com/documentation/driverkit/iointerruptdispatchsource/sethandler
  * https://developer.apple.com/documentation/driverkit/iodispatchsource/setenable
@@ -166,7 +180,7 @@ release_src:
  * ConfigureInterrupts once per type, for every vector the function has, so that the
  * sources' indices are its vectors; one type at a time, as vfio-pci.
  * https://developer.apple.com/documentation/pcidriverkit/iopcidevice/configureinterrupts
- * https://developer.apple.com/documentation/pcidriverkit/interrupt-types
+ * https://developer.apple.com/documentation/pcidriverkit/interrupt-types-enum
  */
 static int dpm_irq_enable(struct dpm_fn *f, unsigned int fn, uint32_t type, uint32_t start,
 			  uint32_t count)
@@ -480,7 +494,13 @@ static int dpm_region_map(void *os, unsigned int fn, uint32_t region,
 	return PROV_S_OK;
 }
 
-/* https://developer.apple.com/documentation/pcidriverkit/iopcidevice/memoryread32 */
+/*
+ * The MemoryReadN without options (each has an overload with IOOptionBits).
+ * https://developer.apple.com/documentation/pcidriverkit/iopcidevice/memoryread8-1edw0
+ * https://developer.apple.com/documentation/pcidriverkit/iopcidevice/memoryread16-9qkdh
+ * https://developer.apple.com/documentation/pcidriverkit/iopcidevice/memoryread32-60hg9
+ * https://developer.apple.com/documentation/pcidriverkit/iopcidevice/memoryread64-9ntrf
+ */
 static int dpm_region_read(void *os, unsigned int fn, uint32_t region, uint64_t off,
 			   uint32_t size, uint64_t *val)
 {
@@ -512,7 +532,13 @@ static int dpm_region_read(void *os, unsigned int fn, uint32_t region, uint64_t 
 	return PROV_S_OK;
 }
 
-/* https://developer.apple.com/documentation/pcidriverkit/iopcidevice/memorywrite32 */
+/*
+ * The MemoryWriteN without options (each has an overload with IOOptionBits).
+ * https://developer.apple.com/documentation/pcidriverkit/iopcidevice/memorywrite8-fzh6
+ * https://developer.apple.com/documentation/pcidriverkit/iopcidevice/memorywrite16-8k6ch
+ * https://developer.apple.com/documentation/pcidriverkit/iopcidevice/memorywrite32-ow7r
+ * https://developer.apple.com/documentation/pcidriverkit/iopcidevice/memorywrite64-8qyob
+ */
 static int dpm_region_write(void *os, unsigned int fn, uint32_t region, uint64_t off,
 			    uint32_t size, uint64_t val)
 {
@@ -863,7 +889,13 @@ bool dpm_global_init(void)
 	cfg.max_batch = PROV_MAX_BATCH;
 	cfg.features = PROV_F_IRQ_PENDING;
 	cfg.os_iova = true;
-	/* https://developer.apple.com/documentation/driverkit/iodispatchqueue/create */
+	/*
+	 * https://developer.apple.com/documentation/driverkit/iolockalloc
+	 * https://developer.apple.com/documentation/driverkit/iolocklock
+	 * https://developer.apple.com/documentation/driverkit/iolockunlock
+	 * https://developer.apple.com/documentation/driverkit/iosleep
+	 * https://developer.apple.com/documentation/driverkit/iodispatchqueue/create
+	 */
 	dpm.core_lock = IOLockAlloc();
 	dpm.irq_lock = IOLockAlloc();
 	if (!dpm.core_lock || !dpm.irq_lock ||
