@@ -63,6 +63,9 @@ int pvdma_shadows_create(struct pvdma *pv);
 void pvdma_shadows_destroy(struct pvdma *pv);
 extern const struct dp_host_ops pvdma_host_ops;
 int pvdma_status_to_errno(int status);
+/* pvdma_tso.c: the memory-model prctls while a HOST_TSO device is bound. */
+void pvdma_tso_enable(struct pvdma *pv);
+void pvdma_tso_disable(struct pvdma *pv);
 
 /* The bound pvdma device; one per guest (the managed functions' ops find it here). */
 extern struct pvdma *pvdma_dev;

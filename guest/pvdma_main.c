@@ -310,6 +310,7 @@ static int pvdma_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	if (ret)
 		goto unpublish;
 	pvdma_claim_bound(pv);
+	pvdma_tso_enable(pv);
 	dev_info(&pdev->dev, "policy %s\n", dp_policy_name(mc.policy));
 	return 0;
 
@@ -341,6 +342,7 @@ static void pvdma_remove(struct pci_dev *pdev)
 		if (i >= 0 && test_bit(i, pv->installed))
 			device_release_driver(&other->dev);
 	}
+	pvdma_tso_disable(pv);
 	bus_unregister_notifier(&pci_bus_type, &pvdma_bus_nb);
 	debugfs_remove_recursive(pv->debugfs);
 	raw_spin_lock_irqsave(&pv->lock, flags);

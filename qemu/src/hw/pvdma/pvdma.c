@@ -14,7 +14,11 @@
 #include "migration/blocker.h"
 #include "monitor/hmp.h"
 #include "monitor/monitor.h"
+#include "qemu/accel.h"
+#include "qemu/target-info.h"
+#include "system/hvf.h"
 #include "system/memory.h"
+#include "system/tcg.h"
 #include "system/reset.h"
 #include "pvdma.h"
 #include "dp_dart.h"
@@ -369,6 +373,60 @@ static const PVDMABackendOps *const pvdma_backends[] = {
 #endif
 };
 
+/*
+ * Whether every vCPU of this machine orders its memory accesses at least as strongly
+ * as x86's total store ordering, so that pvdma may offer HOST_TSO (docs/quirks.md);
+ * errp says why not.
+ * - An x86 guest: its vCPUs are x86 CPUs under any accelerator, and TCG emits the
+ *   barriers an x86 guest needs on every host (target/i386/tcg/tcg-cpu.c's
+ *   guest_default_memory_order, tcg/tcg-op-ldst.c's tcg_gen_req_mo()).
+ * - hvf: only with -accel hvf,tso=on, which sets ACTLR_EL1.EnTSO on every vCPU and
+ *   fails start-up otherwise (qemu/patches/macos/0003, applied to every macOS build,
+ *   where hvf_tso_enabled() comes from; no other build has hvf).
+ * - TCG: an Arm guest's own memory order is weak (guest_default_memory_order 0 in
+ *   target/arm/cpu.c), so TCG emits no barrier for its plain loads and stores
+ *   (tcg_gen_req_mo()): they run as host loads and stores, in program order, and get
+ *   the host backend's TCG_TARGET_DEFAULT_MO. That is TSO's (TCG_MO_ALL &
+ *   ~TCG_MO_ST_LD) on x86 and s390x hosts (tcg/{i386,s390x}/tcg-target-mo.h), 0 on
+ *   every other backend, the interpreter (TCI) included.
+ * - Anything else (KVM on Arm, qtest, ...): no.
+ */
+static bool pvdma_host_tso_ok(Error **errp)
+{
+    const char *target = target_name();
+
+    if (!strcmp(target, "x86_64") || !strcmp(target, "i386")) {
+        return true;
+    }
+    if (hvf_enabled()) {
+#ifdef CONFIG_DARWIN
+        if (hvf_tso_enabled()) {
+            return true;
+        }
+#endif
+        error_setg(errp, "pvdma: host-tso=on needs -accel hvf,tso=on (Apple silicon,"
+                   " macOS 15 or later): without it the vCPUs use Arm's weaker memory"
+                   " order");
+        return false;
+    }
+    if (tcg_enabled()) {
+#if (defined(__x86_64__) || defined(__i386__) || defined(__s390x__)) && \
+    !defined(CONFIG_TCG_INTERPRETER)
+        return true;
+#else
+        error_setg(errp, "pvdma: host-tso=on: TCG keeps an Arm (%s) guest's loads and stores"
+                   " in total store order only on an x86-64 or s390x host (native"
+                   " code, not TCI); this host's TCG reorders them as Arm allows",
+                   target);
+        return false;
+#endif
+    }
+    error_setg(errp, "pvdma: host-tso=on is true only for hvf with tso=on, TCG on an"
+               " x86-64 or s390x host, or an x86 guest; not for target %s under %s",
+               target, current_accel_name());
+    return false;
+}
+
 static void pvdma_realize(PCIDevice *pdev, Error **errp)
 {
     PVDMAState *s = PVDMA_PCI(pdev);
@@ -414,6 +472,9 @@ static void pvdma_realize(PCIDevice *pdev, Error **errp)
                        s->managed_bus_name);
             return;
         }
+    }
+    if (s->host_tso && !pvdma_host_tso_ok(errp)) {
+        return;
     }
     qemu_mutex_init(&s->lock);
     s->reqs = g_new0(struct pvdma_req, s->max_batch);
