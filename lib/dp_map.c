@@ -2,32 +2,39 @@
 #include "dp_map.h"
 
 /*
- * Adaptive windows: 512 KiB down to 4 pages. A region's last window stays mapped past
- * the region's end for as long as the region lives, so windows made while bytes were
- * plentiful still waste their tails when the cap comes near; 1 and 2 MiB tails were
- * too much for game loading near the byte cap.
+ * Adaptive's constants. Its goals, in order: never refuse a map that exact would fit
+ * (a refusal is a DMA error the driver sees), then fewest live host mappings, then
+ * fewest host requests. docs/mapper.md gives the measurements behind each constant.
+ *
+ * Windows are at least four times their first buffer (room for three neighbours) and
+ * at least four pages. DP_WINDOW_MAX_SHIFT caps them at 512 KiB (goal 1): a region's
+ * last window stays mapped past the region's end for the region's whole life, so
+ * windows made while bytes were plentiful still waste their tails when the cap comes
+ * near; 1 and 2 MiB tails made surge and shuffle refuse maps near the byte cap.
  */
 #define DP_WINDOW_MAX_SHIFT	19
 /*
- * Busy windows whose unused bytes are under 1/DP_FILLED_DIV of their size are being
- * filled by the buffers they were made for (a region being uploaded, as game assets
- * are), and may hold all but 1/DP_FILLED_DIV of the free bytes unused. A window is at
- * least four times its first buffer, so scattered long-lived buffers leave theirs
- * three quarters empty or more.
+ * Evidence that windows are being filled (goals 2 and 3): busy windows whose unused
+ * bytes are under 1/DP_FILLED_DIV of their size. A window made for a scattered buffer
+ * is at most a quarter used (it is four times the buffer), a filled one all used: half
+ * is the midpoint. While they fill, the slop budget is all but 1/DP_FILLED_DIV of the
+ * free bytes: their unused bytes go as their buffers arrive, and leave as they do.
  */
 #define DP_FILLED_DIV		2
 /*
- * No window may leave more than 1/DP_WINDOW_SLOP_DIV of the free bytes unused: as
- * the byte cap nears, windows shrink, and so does what the last window of each region
- * wastes past the region's end.
+ * No window may leave more than 1/DP_WINDOW_SLOP_DIV of the free bytes unused (goal 1
+ * under the filling budget): as the byte cap nears, windows shrink, and so does what
+ * the last window of each region in flight wastes past the region's end. 1/128 made
+ * shuffle refuse; 1/256 keeps a factor of two from it.
  */
 #define DP_WINDOW_SLOP_DIV	256
 
 /*
- * Idle windows (no buffers left) are kept for drivers that map the same pages again,
- * up to 1/DP_IDLE_DIV of either cap. On the recorded real-driver traces 1/64 needs
- * within 1% of the host requests 1/16 needed; on game loading, whose regions do not
- * come back, 1/16 kept up to 96 MiB of idle windows that only raised the peak.
+ * Idle windows (no buffers left) are kept for drivers that map the same pages again
+ * (goal 3), up to 1/DP_IDLE_DIV of either cap, and are the first thing released when a
+ * cap or the slop budget needs room (goal 1: an idle window never costs a refusal). On
+ * the recorded real-driver traces 1/64 needs within 1% of the host requests 1/16
+ * needed; on game loading, whose regions do not come back, more only raised the peak.
  */
 #define DP_IDLE_DIV		64
 
@@ -412,12 +419,6 @@ static struct dp_hmap *shared_find(const struct dp_mapper *m, uint64_t pa, uint6
 	return NULL;
 }
 
-/* More than half the mapping slots are taken: bytes become the cheaper currency. */
-static bool slots_short(const struct dp_mapper *m)
-{
-	return m->stats.live_mappings > m->cfg.max_mappings / 2;
-}
-
 /* The byte cap minus the bytes buffers use (their pages). */
 static uint64_t free_bytes(const struct dp_mapper *m)
 {
@@ -436,17 +437,15 @@ static bool windows_filling(const struct dp_mapper *m, uint64_t busy_slop)
 }
 
 /*
- * Adaptive: how many unused bytes all windows may hold. slop_share percent of the free
- * bytes (room), twice that when slots run short. Slop pinned by a long-lived buffer
- * cannot be taken back, so the budget shrinks as buffers grow and never reaches the
- * byte cap. While windows are filling, up to half the free bytes.
+ * Adaptive: how many unused bytes all windows may hold (goal 1). slop_share percent of
+ * the free bytes (room): slop pinned by a long-lived buffer cannot be taken back, and
+ * this bound is what keeps long-lived growth refusal-free to about (100 - share)% of
+ * the byte cap. While windows are filling, all but 1/DP_FILLED_DIV of the free bytes.
  */
 static uint64_t slop_budget(const struct dp_mapper *m, uint64_t room, bool filling)
 {
 	uint64_t budget = room / 100 * m->cfg.slop_share;
 
-	if (slots_short(m))
-		budget *= 2;
 	if (filling && budget < room - room / DP_FILLED_DIV)
 		budget = room - room / DP_FILLED_DIV;
 	return budget;
@@ -504,10 +503,10 @@ static uint64_t adaptive_window(const struct dp_mapper *m, uint64_t pa, uint64_t
 		return we - ws;
 	}
 	/*
-	 * Near the byte cap neither limit allows a window, and every page would take a
-	 * mapping of its own until the mapping cap refused what bytes still had room
-	 * for. A four-page window among windows that are filling fills too, for a
-	 * quarter of the mappings.
+	 * Goal 1 through the mapping cap: near the byte cap neither limit allows a
+	 * window, and every page would take a mapping of its own until the mapping cap
+	 * refused what bytes still had room for. A four-page window (the smallest)
+	 * among windows that are filling fills too, for a quarter of the mappings.
 	 */
 	at = DP_ALIGN_DOWN(pa, small);
 	if (fallback && pa + len <= at + small && at >= lo && at + small <= hi) {

@@ -12,18 +12,16 @@
  *             (256 KiB), mapped read-write; buffers that straddle a window boundary
  *             or exceed a window are mapped exactly; a window is unmapped when its
  *             last buffer goes;
- *   adaptive  windows (512 KiB down to 4 pages) whose size follows a budget for
- *             unused mapped bytes (slop), a share of the bytes buffers leave free, so
- *             dense regions share one mapping while scattered long-lived buffers fall
- *             back to exact mappings instead of pinning windows; while busy windows
- *             are at least half used, their buffers are filling them and the budget
- *             grows to half the free bytes; no window leaves more than 1/256 of
- *             the free bytes unused, so windows shrink as the byte cap nears, though
- *             a one-page buffer still gets a four-page window while windows are
- *             filling; a buffer needing the same pages as a live exact mapping
- *             shares it; idle windows are kept for reuse within a small budget and
- *             are the first thing released, under pressure or to make slop room for
- *             a new window.
+ *   adaptive  windows (512 KiB down to 4 pages, at least four times the buffer)
+ *             while their unused bytes (slop) fit a budget: slop_share percent of the
+ *             bytes buffers leave free, or half of them while busy windows are at
+ *             least half used (being filled, as a region being uploaded); no window
+ *             leaves more than 1/256 of the free bytes unused, though a one-page
+ *             buffer still gets a four-page window while windows are filling; other
+ *             buffers are mapped exactly, and a buffer needing the same pages as a live
+ *             exact mapping shares it; idle windows are kept within 1/64 of either cap
+ *             and are the first thing released, for a cap or for the budget.
+ *             docs/mapper.md ties each rule to the goal it serves.
  *
  * The host is reached through dp_host_ops (the pvdma doorbell in the guest module, the
  * DART model in the simulator), one list of requests per call. A batch groups the
