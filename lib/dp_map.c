@@ -326,8 +326,11 @@ int dp_mapper_batch_end(struct dp_mapper *m)
 		} else if (h->pending) {
 			h->pending = false;
 			hmap_release(m, h);
+		} else if (m->cfg.policy == DP_POLICY_ADAPTIVE && h->window) {
+			idle_append(m, h);	/* idle before, or emptied by this batch's unmaps */
 		} else {
-			idle_append(m, h);	/* it was idle before this batch */
+			/* Emptied by this batch's unmaps, then its maps undone: unmapped below. */
+			hmap_release(m, h);
 		}
 	}
 	if (ret != PVDMA_S_OK) {
@@ -643,7 +646,8 @@ int dp_mapper_batch_unmap(struct dp_mapper *m, uint64_t iova, uint64_t len)
 
 	DP_ASSERT(m->batching);
 	st->unmaps++;
-	if (!h || !len || iova + len < iova || iova + len > h->iova + h->size || !h->refs)
+	if (!h || !len || iova + len < iova || iova + len > h->iova + h->size ||
+	    h->refs <= h->batch_refs)
 		return PVDMA_S_NOT_FOUND;
 	h->refs--;
 	hmap_use(m, h, -(int64_t)pages(m, h->pa + (iova - h->iova), len));

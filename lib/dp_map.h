@@ -170,7 +170,10 @@ int dp_mapper_unmap(struct dp_mapper *m, uint64_t iova, uint64_t len);
  * and returns it in *h; dp_mapper_batch_unmap() releases one buffer. Host requests
  * wait for dp_mapper_batch_end(), which submits them in one call. If any map of the
  * batch failed, it undoes every map of the batch and returns the first failure;
- * otherwise each mapped buffer's bus address is dp_hmap_iova(h, pa).
+ * otherwise each mapped buffer's bus address is dp_hmap_iova(h, pa). Unmaps stand
+ * either way, and name buffers mapped before the batch: one that would take a mapping
+ * below the references this batch added is PVDMA_S_NOT_FOUND (its buffers are not
+ * done until the batch ends, and undoing them must not count one twice).
  */
 void dp_mapper_batch_begin(struct dp_mapper *m);
 int dp_mapper_batch_map(struct dp_mapper *m, uint64_t pa, uint64_t len, unsigned int perm,

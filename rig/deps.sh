@@ -8,7 +8,7 @@ pkgs=(build-essential ccache ninja-build pkgconf
 	flex bison libglib2.0-dev libpixman-1-dev libfdt-dev zlib1g-dev python3-distlib
 	python3-venv busybox-static cpio xz-utils zstd kmod wget ca-certificates mmdebstrap
 	gcc-multilib bc libelf-dev socat rsync device-tree-compiler libslirp-dev seabios
-	musl-dev)
+	musl-dev clang libclang-rt-14-dev)
 # QEMU 10.x needs meson >= 1.5: bookworm-backports carries it.
 bpo=(meson python3-pycotap)
 

@@ -509,6 +509,76 @@ static void test_batch(void)
 	}
 }
 
+/*
+ * Unmaps inside a batch that also maps into the same host mapping: only buffers from
+ * before the batch may go, and when the batch then fails, the mapping they emptied is
+ * released (an adaptive window kept idle). Nothing freed may be touched (ASan).
+ */
+static void test_batch_emptied(void)
+{
+	struct dp_dart_config dc = { .aperture_base = G, .aperture_size = 1ull << 32,
+				     .granule_shift = 14, .max_mappings = 48,
+				     .max_bytes = 1ull << 30 };
+	const uint64_t pa = 1ull << 30;
+	struct dp_hmap *a, *b;
+	struct dp_dart d;
+	struct dp_mapper m;
+	uint64_t ia, ib;
+	int p, ok, st;
+
+	for (p = 0; p < DP_POLICY_COUNT; p++) {
+		struct dp_map_config mc = { .policy = p, .granule_shift = 14, .max_mappings = 48,
+					    .max_bytes = 1ull << 30, .window_shift = 18,
+					    .slop_share = 25 };
+		const char *name = dp_policy_name(p);
+		bool kept = p == DP_POLICY_ADAPTIVE;
+
+		if (p == DP_POLICY_EXACT)
+			continue;	/* its buffers never share a host mapping */
+		dp_dart_init(&d, &dc);
+		dp_mapper_init(&m, &mc, &dp_dart_host_ops, &d);
+		dp_mapper_batch_begin(&m);
+		ok = dp_mapper_batch_map(&m, pa, 8192, PVDMA_MAP_READ, &a) == PVDMA_S_OK;
+		ok &= dp_mapper_batch_end(&m) == PVDMA_S_OK;
+		ia = dp_hmap_iova(a, pa);
+
+		/* B shares A's mapping; A goes in the same batch, B may not yet. */
+		dp_mapper_batch_begin(&m);
+		ok &= dp_mapper_batch_map(&m, pa, 8192, PVDMA_MAP_READ, &b) == PVDMA_S_OK && b == a;
+		ib = dp_hmap_iova(b, pa);
+		ok &= dp_mapper_batch_unmap(&m, ia, 8192) == PVDMA_S_OK;
+		DP_CHECK(dp_mapper_batch_unmap(&m, ib, 8192) == PVDMA_S_NOT_FOUND,
+			 "%s: an unmap below the batch's own maps is refused", name);
+		ok &= dp_mapper_batch_end(&m) == PVDMA_S_OK;
+		DP_CHECK(ok && m.stats.buffers == 1 && d.stats.live_mappings == 1 &&
+			 dp_dart_lookup(&d, ib), "%s: B stays mapped", name);
+		DP_CHECK(dp_mapper_unmap(&m, ib, 8192) == PVDMA_S_OK && m.stats.buffers == 0,
+			 "%s: and goes in the next batch", name);
+		dp_mapper_trim(&m);
+
+		/* B shares A's mapping, A goes, then the batch fails: B's map is undone. */
+		dp_mapper_batch_begin(&m);
+		ok = dp_mapper_batch_map(&m, pa, 8192, PVDMA_MAP_READ, &a) == PVDMA_S_OK;
+		ok &= dp_mapper_batch_end(&m) == PVDMA_S_OK;
+		ia = dp_hmap_iova(a, pa);
+		dp_mapper_batch_begin(&m);
+		ok &= dp_mapper_batch_map(&m, pa, 8192, PVDMA_MAP_READ, &b) == PVDMA_S_OK;
+		ok &= dp_mapper_batch_unmap(&m, ia, 8192) == PVDMA_S_OK;
+		ok &= dp_mapper_batch_map(&m, pa, 0, PVDMA_MAP_READ, &b) == PVDMA_S_INVALID;
+		st = dp_mapper_batch_end(&m);
+		DP_CHECK(ok && st == PVDMA_S_INVALID && m.stats.buffers == 0 &&
+			 m.stats.live_mappings == (kept ? m.stats.idle_mappings : 0) &&
+			 d.stats.live_mappings == m.stats.live_mappings,
+			 "%s: a failed batch that emptied a mapping leaves it released (%llu live)",
+			 name, (unsigned long long)d.stats.live_mappings);
+		dp_mapper_trim(&m);
+		DP_CHECK(d.stats.live_mappings == 0 && m.stats.live_mappings == 0,
+			 "%s: and trim leaves nothing", name);
+		dp_mapper_destroy(&m);
+		dp_dart_destroy(&d);
+	}
+}
+
 /* Field by field: the struct's padding holds whatever was on the stack. */
 static bool trace_rec_equal(const struct dp_trace_rec *a, const struct dp_trace_rec *b)
 {
@@ -549,6 +619,7 @@ int main(void)
 	test_small_window();
 	test_exact_shared();
 	test_batch();
+	test_batch_emptied();
 	test_trace_format();
 	return dp_test_done();
 }
