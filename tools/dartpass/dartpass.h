@@ -45,5 +45,47 @@ void dp_cmd_usage(const struct dp_cmd *cmd, int to_stderr);
 int dp_parse_size(const char *s, uint64_t *out);
 
 extern const struct dp_cmd dp_cmd_sim, dp_cmd_gen, dp_cmd_provider;
+extern const struct dp_cmd dp_cmd_run, dp_cmd_status, dp_cmd_doctor, dp_cmd_list_devices;
+
+/*
+ * QMP client (qmp.c), for run and status: a Unix stream socket, one JSON object a
+ * line. Events read while waiting for a reply are noted in the connection (the last
+ * SHUTDOWN's reason, GUEST_PANICKED).
+ */
+struct dp_qmp {
+	int fd;
+	size_t len;			/* bytes buffered in buf */
+	char buf[65536];
+	char shutdown_reason[32];	/* "" until a SHUTDOWN event */
+	bool panicked;			/* a GUEST_PANICKED event came */
+};
+
+/* Connects, reads the greeting, negotiates capabilities. 0, or -1 with errno set. */
+int dp_qmp_connect(struct dp_qmp *q, const char *path, int timeout_ms);
+void dp_qmp_close(struct dp_qmp *q);
+/* Sends one command (a JSON object) and reads lines until its reply, which is copied
+ * into reply (may be NULL). 0 on "return", 1 on "error", -1 when the connection
+ * failed or timed out. */
+int dp_qmp_cmd(struct dp_qmp *q, const char *json, char *reply, size_t size,
+	       int timeout_ms);
+/* Reads the events that arrived, waiting up to timeout_ms for the first. -1 on EOF. */
+int dp_qmp_poll_events(struct dp_qmp *q, int timeout_ms);
+/* qom-get of an integer property. 0, 1 when QEMU refused (no such object/property). */
+int dp_qmp_qom_u64(struct dp_qmp *q, const char *path, const char *prop, uint64_t *v);
+/* human-monitor-command; the output, unescaped, in out. */
+int dp_qmp_hmp(struct dp_qmp *q, const char *cmdline, char *out, size_t size);
+
+/*
+ * Host probes shared by run and doctor. Paths under the root prefix: $DARTPASS_ROOT
+ * (tests point it at a fake /sys, /dev, /proc), or "" for the real host.
+ */
+const char *dp_root(void);
+/* The accelerator for a guest of arch ("x86_64", "aarch64"): "kvm", "hvf" or "tcg",
+ * with the reason in why. */
+const char *dp_accel_probe(const char *arch, char *why, size_t size);
+/* The host's architecture in QEMU's spelling. */
+const char *dp_host_arch(void);
+/* Directory of the running dartpass binary (build/), "" when unknown. */
+const char *dp_self_dir(void);
 
 #endif

@@ -6,6 +6,10 @@
 #include "dartpass.h"
 
 static const struct dp_cmd *const commands[] = {
+	&dp_cmd_run,
+	&dp_cmd_status,
+	&dp_cmd_doctor,
+	&dp_cmd_list_devices,
 	&dp_cmd_gen,
 	&dp_cmd_sim,
 #ifdef __linux__
@@ -21,7 +25,7 @@ static void usage(FILE *f)
 
 	fprintf(f, "usage: dartpass COMMAND [OPTIONS] [ARGS]\n\ncommands:\n");
 	for (i = 0; i < NCMDS; i++)
-		fprintf(f, "  %-8s %s\n", commands[i]->name, commands[i]->help);
+		fprintf(f, "  %-12s %s\n", commands[i]->name, commands[i]->help);
 	fprintf(f, "\n'dartpass COMMAND --help' describes a command's options.\n");
 }
 
