@@ -201,9 +201,8 @@ static int space_take(struct dp_dart *d, uint64_t start, uint64_t size, void *sp
 	return PVDMA_S_OK;
 }
 
-/* The checks every map passes before an address is chosen; sets its whole pages. */
-static int admit(struct dp_dart *d, uint64_t pa, uint64_t len, unsigned int perm,
-		 uint64_t *first, uint64_t *size)
+int dp_dart_admit(struct dp_dart *d, uint64_t pa, uint64_t len, unsigned int perm,
+		  uint64_t *first, uint64_t *size)
 {
 	uint64_t g = granule(d);
 
@@ -217,13 +216,6 @@ static int admit(struct dp_dart *d, uint64_t pa, uint64_t len, unsigned int perm
 	if (*size > d->cfg.max_bytes - d->stats.live_bytes)
 		return refuse(d, PVDMA_S_NO_BYTES);
 	return PVDMA_S_OK;
-}
-
-int dp_dart_admit(struct dp_dart *d, uint64_t pa, uint64_t len, unsigned int perm)
-{
-	uint64_t first, size;
-
-	return admit(d, pa, len, perm, &first, &size);
 }
 
 /* Records the mapping of [first, first + size) at start, its space already taken. */
@@ -254,7 +246,7 @@ int dp_dart_map_at(struct dp_dart *d, uint64_t pa, uint64_t len, unsigned int pe
 	void *m, *spare;
 	int ret;
 
-	ret = admit(d, pa, len, perm, &first, &size);
+	ret = dp_dart_admit(d, pa, len, perm, &first, &size);
 	if (ret)
 		return ret;
 	if (start % granule(d))
@@ -283,7 +275,7 @@ int dp_dart_map(struct dp_dart *d, uint64_t pa, uint64_t len, unsigned int perm,
 	struct dp_dart_mapping *m;
 	int ret;
 
-	ret = admit(d, pa, len, perm, &first, &size);
+	ret = dp_dart_admit(d, pa, len, perm, &first, &size);
 	if (ret)
 		return ret;
 	m = dp_zalloc(sizeof(union dp_dart_slot));

@@ -67,12 +67,14 @@ int dp_dart_map(struct dp_dart *d, uint64_t pa, uint64_t len, unsigned int perm,
 		uint64_t *iova);
 /*
  * For a DART that chooses addresses itself (macOS's, through IODMACommand): the checks
- * dp_dart_map makes before choosing, so the caps hold before the hardware is asked;
- * then dp_dart_map_at records the pages covering [pa, pa + len) at the granule-aligned
+ * dp_dart_map makes before choosing, so the caps hold before the hardware is asked,
+ * which also give the whole pages the map covers ([*first, *first + *size)); then
+ * dp_dart_map_at records the pages covering [pa, pa + len) at the granule-aligned
  * bus address start that the hardware chose. It is PVDMA_S_NO_SPACE when that range is
  * not free space of the aperture (outside it, or overlapping a live mapping).
  */
-int dp_dart_admit(struct dp_dart *d, uint64_t pa, uint64_t len, unsigned int perm);
+int dp_dart_admit(struct dp_dart *d, uint64_t pa, uint64_t len, unsigned int perm,
+		  uint64_t *first, uint64_t *size);
 int dp_dart_map_at(struct dp_dart *d, uint64_t pa, uint64_t len, unsigned int perm,
 		   uint64_t start, uint64_t *iova);
 /*

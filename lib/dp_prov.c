@@ -707,19 +707,18 @@ static int map_os_iova(struct dp_prov_conn *c, struct pvdma_req *r)
 {
 	struct dp_prov *p = c->prov;
 	uint64_t g = 1ull << p->cfg.dart.granule_shift;
-	uint64_t first = DP_ALIGN_DOWN(r->gpa, g), offset = r->gpa - first;
-	uint64_t want = DP_ALIGN_UP(r->gpa + r->len, g) - first, size = want, page = 0;
-	uint64_t len, iova;
+	uint64_t first, want, size, page = 0, len, iova;
 	struct dp_dart_stats before;
 	int st;
 
-	st = dp_dart_admit(&c->dart, r->gpa, r->len, r->flags);
+	st = dp_dart_admit(&c->dart, r->gpa, r->len, r->flags, &first, &want);
 	if (st)
 		return st;
+	size = want;
 	if (p->ops->dma_map(p->os, c, first, &size, r->flags, &page))
 		return PROV_S_IO;
 	before = c->dart.stats;
-	len = size < want ? size - offset : r->len;
+	len = size < want ? size - (r->gpa - first) : r->len;
 	/* An answer beyond the contract, or an address the model holds, is the OS's fault. */
 	if (!size || size > want || size % g || page % g ||
 	    dp_dart_map_at(&c->dart, r->gpa, len, r->flags, page, &iova)) {

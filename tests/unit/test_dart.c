@@ -154,9 +154,11 @@ static void test_map_at(void)
 {
 	struct dp_dart d;
 	struct dp_dart_config c = cfg(3, 1ull << 40);
-	uint64_t base = c.aperture_base, a, b, x;
+	uint64_t base = c.aperture_base, a, b, x, f, sz;
 
 	DP_CHECK(dp_dart_init(&d, &c) == PVDMA_S_OK, "map_at: init");
+	DP_CHECK(dp_dart_admit(&d, 3 * G - 8, 16, PVDMA_MAP_READ, &f, &sz) == PVDMA_S_OK &&
+		 f == 2 * G && sz == 2 * G, "admit: the whole pages a map would cover");
 	DP_CHECK(dp_dart_map_at(&d, 0x5100, 4096, PVDMA_MAP_READ, base + 8 * G, &a) ==
 		 PVDMA_S_OK && a == base + 8 * G + 0x1100, "map_at: at the given page");
 	DP_CHECK(d.free_by_start.count == 2, "map_at: splits the free extent in two");
@@ -171,7 +173,7 @@ static void test_map_at(void)
 		 d.free_by_start.count == 2, "map_at: at the aperture's start");
 	DP_CHECK(dp_dart_map(&d, 0, 2 * G, PVDMA_MAP_READ, &x) == PVDMA_S_OK && x == base + G,
 		 "map: best fit still sees the space map_at left");
-	DP_CHECK(dp_dart_admit(&d, 0, G, PVDMA_MAP_READ) == PVDMA_S_NO_MAPPINGS &&
+	DP_CHECK(dp_dart_admit(&d, 0, G, PVDMA_MAP_READ, &f, &sz) == PVDMA_S_NO_MAPPINGS &&
 		 dp_dart_map_at(&d, 0, G, PVDMA_MAP_READ, base + 100 * G, &x) ==
 		 PVDMA_S_NO_MAPPINGS, "admit and map_at: the mapping cap");
 	DP_CHECK(dp_dart_unmap(&d, a, 4096) == PVDMA_S_OK && dp_dart_unmap(&d, b, G) ==
