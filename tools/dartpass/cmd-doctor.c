@@ -403,10 +403,7 @@ static void check_qemu(const char *arch)
 	size_t i;
 	int st;
 
-	if (opt_qemu)
-		snprintf(path, sizeof(path), "%s", opt_qemu);
-	else
-		snprintf(path, sizeof(path), "%sqemu/qemu-system-%s", dp_self_dir(), arch);
+	dp_qemu_path(opt_qemu, arch, path, sizeof(path));
 	if (access(path, X_OK)) {
 		report(2, "qemu", "build it: bash qemu/build.sh (macOS: qemu/build-macos.sh)",
 		       "no QEMU at %s: %s", path, strerror(errno));

@@ -115,7 +115,8 @@ static const struct dp_opt opts[] = {
 	{ NULL, 0, NULL, NULL },
 };
 
-const char *dp_self_dir(void)
+/* Directory of the running dartpass binary (build/), "" when unknown. */
+static const char *self_dir(void)
 {
 	static char dir[PATH_MAX];
 	char exe[PATH_MAX];
@@ -145,6 +146,14 @@ const char *dp_self_dir(void)
 	slash[1] = 0;
 	snprintf(dir, sizeof(dir), "%s", exe);
 	return dir;
+}
+
+void dp_qemu_path(const char *given, const char *arch, char *buf, size_t size)
+{
+	if (given)
+		snprintf(buf, size, "%s", given);
+	else
+		snprintf(buf, size, "%sqemu/qemu-system-%s", self_dir(), arch);
 }
 
 /* ---- config file ---- */
@@ -645,10 +654,7 @@ static int run(int argc, char **argv)
 			strlen(qmp) >= 100 ? qmp : own_qmp);
 		return 2;
 	}
-	if (cfg.qemu)
-		snprintf(qemu, sizeof(qemu), "%s", cfg.qemu);
-	else
-		snprintf(qemu, sizeof(qemu), "%sqemu/qemu-system-%s", dp_self_dir(), arch);
+	dp_qemu_path(cfg.qemu, arch, qemu, sizeof(qemu));
 	if (cfg.disk)
 		snprintf(disk, sizeof(disk), "%s", cfg.disk);
 	else

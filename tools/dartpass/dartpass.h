@@ -85,7 +85,10 @@ const char *dp_root(void);
 const char *dp_accel_probe(const char *arch, char *why, size_t size);
 /* The host's architecture in QEMU's spelling. */
 const char *dp_host_arch(void);
-/* Directory of the running dartpass binary (build/), "" when unknown. */
-const char *dp_self_dir(void);
+/*
+ * The QEMU run and doctor use: given (--qemu), or build/qemu/qemu-system-ARCH beside
+ * the running dartpass binary.
+ */
+void dp_qemu_path(const char *given, const char *arch, char *buf, size_t size);
 
 #endif
