@@ -32,6 +32,8 @@
 
 /* Largest message in either direction, header included. */
 #define PROV_MAX_MSG		65536
+/* Most descriptors one message may carry on Linux (the kernel's SCM_MAX_FD). */
+#define PROV_MAX_FDS		253
 /* Most functions one provider lists (what fits a HELLO reply with room to spare). */
 #define PROV_MAX_FUNCTIONS	64
 /* Most entries one DMA message may carry (a full pvdma batch). */

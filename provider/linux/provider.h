@@ -15,7 +15,7 @@
 
 #define LX_NAME		"dartpass provider"
 /* The most descriptors one message carries: the kernel's SCM_MAX_FD. */
-#define LX_MAX_FDS	253
+#define LX_MAX_FDS	PROV_MAX_FDS
 /* IOVA ranges kept from VFIO_IOMMU_GET_INFO; dropping more only forgoes addresses. */
 #define LX_MAX_RANGES	32
 /* The most vectors of one type: an MSI-X table's 2,048. */

@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include "dp_sock.h"
 #include "provider.h"
 
 #define LX_MAX_CLIENTS	64
@@ -98,30 +99,11 @@ static void lx_log_reply(const struct lx_client *c)
 /* Sends the pending reply; NULL when sent or to be retried on POLLOUT, else why not. */
 static const char *lx_send(struct lx_client *c)
 {
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} ctl;
-	struct iovec iov = { .iov_base = c->rep, .iov_len = c->rep_len };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	ssize_t n;
+	int r = dp_sock_send(c->sock, c->rep, c->rep_len, &c->rep_fd, c->rep_fd >= 0,
+			     MSG_DONTWAIT);
 
-	if (c->rep_fd >= 0) {
-		struct cmsghdr *cm;
-
-		mh.msg_control = ctl.buf;
-		mh.msg_controllen = sizeof(ctl.buf);
-		cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &c->rep_fd, sizeof(int));
-	}
-	do
-		n = sendmsg(c->sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return errno == EAGAIN ? NULL : strerror(errno);
+	if (r < 0)
+		return r == -EAGAIN ? NULL : strerror(-r);
 	c->rep_len = 0;
 	c->rep_fd = -1;
 	return NULL;
@@ -130,47 +112,23 @@ static const char *lx_send(struct lx_client *c)
 /* Reads, handles and answers one request; NULL to go on, else why the client ends. */
 static const char *lx_receive(struct lx_client *c, short revents)
 {
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(LX_MAX_FDS * sizeof(int))];
-	} ctl;
-	struct iovec iov = { .iov_base = lx_req, .iov_len = sizeof(lx_req) };
-	struct msghdr mh = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf),
-	};
 	int fds[LX_MAX_FDS];
-	unsigned int nfds = 0, i;
-	struct cmsghdr *cm;
+	unsigned int nfds, lost, i;
 	ssize_t n;
 
-	n = recvmsg(c->sock, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+	n = dp_sock_recv(c->sock, lx_req, sizeof(lx_req), fds, LX_MAX_FDS, &nfds, &lost,
+			 MSG_DONTWAIT);
 	if (n < 0)
-		return errno == EAGAIN || errno == EINTR ? NULL : strerror(errno);
+		return n == -EAGAIN ? NULL : strerror(-n);
 	/* 0 is an empty packet, unless the peer has gone. */
 	if (n == 0 && (revents & (POLLHUP | POLLRDHUP)))
 		return "hung up";
-	for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
-		size_t k;
-
-		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-			continue;
-		for (k = 0; k < (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int); k++) {
-			int fd;
-
-			memcpy(&fd, CMSG_DATA(cm) + k * sizeof(int), sizeof(int));
-			if (nfds < LX_MAX_FDS)
-				fds[nfds++] = fd;
-			else
-				close(fd);
-		}
-	}
 	c->rep_fd = -1;
-	if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))
+	if (lost & (DP_SOCK_TRUNC | DP_SOCK_FDS_LOST))
 		/* Longer than PROV_MAX_MSG, or descriptors lost: never the core's to see. */
 		c->rep_len = dp_prov_refuse(&c->core, lx_req, (size_t)n,
-					    mh.msg_flags & MSG_TRUNC ? PROV_S_INVALID :
-					    PROV_S_BAD_FD, c->rep);
+					    lost & DP_SOCK_TRUNC ? PROV_S_INVALID : PROV_S_BAD_FD,
+					    c->rep);
 	else
 		c->rep_len = dp_prov_handle(&c->core, lx_req, (size_t)n, fds, nfds, c->rep,
 					    &c->rep_fd);

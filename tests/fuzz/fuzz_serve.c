@@ -19,6 +19,7 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/un.h>
+#include "dp_sock.h"
 #include "fuzz.h"
 
 #define FS_CLIENTS	2
@@ -159,45 +160,27 @@ static size_t fs_build(struct fz *f)
 
 static void fs_send(struct fz *f, struct fs_client *k)
 {
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(4 * sizeof(int))];
-	} ctl;
-	int fds[4];
-	unsigned int nfds = fz_u8(f) % 5, i;
+	int fds[4], rfd;
+	unsigned int nfds = fz_u8(f) % 5, i, nr, lost;
 	size_t len = fs_build(f);
-	struct iovec iov = { .iov_base = fs_msg, .iov_len = len };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 	struct prov_hdr sent, got;
 	const char *why;
 	ssize_t n;
+	int r;
 
 	for (i = 0; i < nfds; i++)
 		fds[i] = fs_fd(f);
-	if (nfds) {
-		struct cmsghdr *cm;
-
-		mh.msg_control = ctl.buf;
-		mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
-		cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(nfds * sizeof(int));
-		memcpy(CMSG_DATA(cm), fds, nfds * sizeof(int));
-	}
-	n = sendmsg(k->sock, &mh, MSG_NOSIGNAL);
-	FZ_CHECK(n == (ssize_t)len, "sendmsg of %zu bytes: %zd", len, n);
+	r = dp_sock_send(k->sock, fs_msg, len, fds, nfds, 0);
+	FZ_CHECK(!r, "sendmsg of %zu bytes: %d", len, r);
 	for (i = 0; i < nfds; i++)
 		close(fds[i]);
 	why = lx_client_event(k->srv, fs_revents(k->srv));
 	FZ_CHECK(!why, "a packet ended the client: %s", why);
 
 	/* The reply, and the descriptor that may come with it. */
-	mh = (struct msghdr){ .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
-			      .msg_controllen = sizeof(ctl.buf) };
-	iov = (struct iovec){ .iov_base = fs_rep, .iov_len = sizeof(fs_rep) };
-	n = recvmsg(k->sock, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-	FZ_CHECK(n >= (ssize_t)sizeof(got) && n <= PROV_MAX_MSG, "a reply of %zd bytes", n);
+	n = dp_sock_recv(k->sock, fs_rep, sizeof(fs_rep), &rfd, 1, &nr, &lost, MSG_DONTWAIT);
+	FZ_CHECK(n >= (ssize_t)sizeof(got) && n <= PROV_MAX_MSG && !lost, "a reply of %zd bytes",
+		 n);
 	FZ_CHECK(!k->srv->rep_len, "the reply is still pending");
 	memcpy(&got, fs_rep, sizeof(got));
 	memcpy(&sent, fs_msg, sizeof(sent));
@@ -210,14 +193,10 @@ static void fs_send(struct fz *f, struct fs_client *k)
 		FZ_CHECK(got.status == PROV_S_INVALID && n == sizeof(got), "a short packet's reply");
 	if (got.status && got.status != PROV_S_VERSION)
 		FZ_CHECK(n == sizeof(got), "a refusal of %zd bytes", n);
-	if (mh.msg_controllen) {
-		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-		int fd;
-
-		FZ_CHECK(!got.status && got.op == PROV_OP_NOTIFY && cm->cmsg_type == SCM_RIGHTS &&
-			 cm->cmsg_len == CMSG_LEN(sizeof(int)), "a descriptor with op %u", got.op);
-		memcpy(&fd, CMSG_DATA(cm), sizeof(fd));
-		close(fd);
+	if (nr) {
+		FZ_CHECK(!got.status && got.op == PROV_OP_NOTIFY, "a descriptor with op %u",
+			 got.op);
+		close(rfd);
 	} else {
 		FZ_CHECK(got.status || got.op != PROV_OP_NOTIFY, "NOTIFY without its pipe");
 	}

@@ -14,8 +14,9 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
-#include "dp_prov.h"
 #include <unistd.h>
+#include "dp_prov.h"
+#include "dp_sock.h"
 #include "pc.h"
 
 #define HDR	sizeof(struct prov_hdr)
@@ -112,79 +113,33 @@ void pc_close(struct pc_conn *c)
 	c->fd = -1;
 }
 
-static int send_msg(struct pc_conn *c, const void *msg, size_t len, const int *fds,
-		    unsigned int nfds)
-{
-	union {
-		struct cmsghdr h;
-		uint8_t b[CMSG_SPACE(PC_MAX_FDS * sizeof(int))];
-	} ctl;
-	struct iovec iov = { .iov_base = (void *)msg, .iov_len = len };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	struct cmsghdr *cm;
-
-	if (nfds > PC_MAX_FDS)
-		return -1;
-	if (nfds) {
-		memset(&ctl, 0, sizeof(ctl));
-		mh.msg_control = ctl.b;
-		mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
-		cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(nfds * sizeof(int));
-		memcpy(CMSG_DATA(cm), fds, nfds * sizeof(int));
-	}
-	if (sendmsg(c->fd, &mh, MSG_NOSIGNAL) != (ssize_t)len) {
-		fprintf(stderr, "send (%zu bytes, %u fds): %s\n", len, nfds, strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
 /* Receives one reply; *fd is its descriptor or -1. Returns its length, or -1. */
 static ssize_t recv_msg(struct pc_conn *c, int *fd)
 {
-	union {
-		struct cmsghdr h;
-		uint8_t b[CMSG_SPACE(PC_MAX_FDS * sizeof(int))];
-	} ctl;
-	struct iovec iov = { .iov_base = in_buf, .iov_len = sizeof(in_buf) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b,
-			     .msg_controllen = sizeof(ctl.b) };
-	struct cmsghdr *cm;
-	unsigned int i, n = 0;
-	int got[PC_MAX_FDS];
+	unsigned int n, lost;
 	ssize_t len;
 
-	*fd = -1;
-	len = recvmsg(c->fd, &mh, MSG_CMSG_CLOEXEC);
+	len = dp_sock_recv(c->fd, in_buf, sizeof(in_buf), fd, 1, &n, &lost, 0);
+	if (!n)
+		*fd = -1;
 	if (len < 0) {
-		fprintf(stderr, "no reply: %s\n", errno == EAGAIN ? "timed out" : strerror(errno));
+		fprintf(stderr, "no reply: %s\n", len == -EAGAIN ? "timed out" : strerror(-len));
 		return -1;
-	}
-	for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
-		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-			continue;
-		for (i = 0; i < (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int) && n < PC_MAX_FDS; i++)
-			memcpy(&got[n++], CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
 	}
 	if (len == 0) {
 		fprintf(stderr, "no reply: the provider closed the connection\n");
 		len = -1;
-	} else if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC) || (size_t)len > PROV_MAX_MSG) {
+	} else if (lost & (DP_SOCK_TRUNC | DP_SOCK_FDS_LOST) || (size_t)len > PROV_MAX_MSG) {
 		fprintf(stderr, "reply larger than PROV_MAX_MSG, or too many descriptors\n");
 		len = -1;
-	} else if (n > 1) {
-		fprintf(stderr, "reply with %u descriptors\n", n);
+	} else if (lost & DP_SOCK_FDS_EXTRA) {
+		fprintf(stderr, "reply with more than one descriptor\n");
 		len = -1;
 	}
-	if (len < 0 || !n) {
-		for (i = 0; i < n; i++)
-			close(got[i]);
-		return len;
+	if (len < 0 && *fd >= 0) {
+		close(*fd);
+		*fd = -1;
 	}
-	*fd = got[0];
 	return len;
 }
 
@@ -193,13 +148,16 @@ int pc_raw(struct pc_conn *c, const void *msg, size_t len, const int *fds,
 {
 	struct prov_hdr req = { 0 }, h;
 	ssize_t rlen;
-	int fd;
+	int fd, sent;
 
 	if (rep)
 		rep->fd = -1;
 	memcpy(&req, msg, len < HDR ? len : HDR);
-	if (send_msg(c, msg, len, fds, nfds))
+	sent = dp_sock_send(c->fd, msg, len, fds, nfds, 0);
+	if (sent) {
+		fprintf(stderr, "send (%zu bytes, %u fds): %s\n", len, nfds, strerror(-sent));
 		return PC_ERR;
+	}
 	rlen = recv_msg(c, &fd);
 	if (rlen < 0)
 		return PC_ERR;

@@ -28,7 +28,7 @@
  */
 #define PC_FREE_SECS	5
 /* The most descriptors one message carries (the kernel's SCM_MAX_FD). */
-#define PC_MAX_FDS	253
+#define PC_MAX_FDS	PROV_MAX_FDS
 
 /* PCI identities of the functions the nested rig lends (tests/guest/vfio-rig.sh). */
 #define PC_CLASS_NVME	0x010802u

@@ -524,7 +524,7 @@ static int dartpass_pci_irq_eventfds(DartpassPCIDevice *d, uint32_t type,
         v[i] = fds[i] >= 0 ? fds[i] : event_notifier_get_fd(&d->sink);
     }
     for (i = 0; i < count; i += n) {
-        n = MIN(count - i, DARTPASS_PROVIDER_MAX_FDS);
+        n = MIN(count - i, PROV_MAX_FDS);
         ret = dartpass_pci_irq_action(d, type, PROV_IRQ_EVENTFD, start + i, n, v + i);
         if (ret) {
             return ret;

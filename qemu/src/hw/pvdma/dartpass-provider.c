@@ -97,7 +97,7 @@ static int dartpass_provider_exchange(DartpassProvider *p, uint16_t op, uint32_t
         error_setg(errp, "dartpass-provider: the connection to %s is gone", p->peer);
         return -EPIPE;
     }
-    if (HDR + req_len > PROV_MAX_MSG || nfds > DARTPASS_PROVIDER_MAX_FDS) {
+    if (HDR + req_len > PROV_MAX_MSG || nfds > PROV_MAX_FDS) {
         error_setg(errp, "dartpass-provider: op %u of %zu bytes and %u descriptors"
                    " does not fit a message", op, req_len, nfds);
         return -EINVAL;

@@ -32,9 +32,6 @@
 #define TYPE_DARTPASS_PROVIDER "dartpass-provider"
 OBJECT_DECLARE_SIMPLE_TYPE(DartpassProvider, DARTPASS_PROVIDER)
 
-/* The most descriptors one call passes (one per MSI-X vector, as vfio's SET_IRQS). */
-#define DARTPASS_PROVIDER_MAX_FDS 253
-
 /*
  * One request and its reply. req is the body after struct prov_hdr (req_len bytes);
  * fds (nfds) travel with it. An OK reply's body must be exactly rep_len bytes (rep may

@@ -12,6 +12,7 @@
 #include <sys/un.h>
 #include "qapi/error.h"
 #include "dartpass-transport.h"
+#include "dp_sock.h"
 
 /* Providers run under TCG in the nested tests: a reply may take seconds. */
 #define DARTPASS_SOCKET_REPLY_MS (30 * 1000)
@@ -59,34 +60,12 @@ static void dartpass_socket_close(DartpassProvider *p)
 static int dartpass_socket_send(DartpassProvider *p, const void *msg, size_t len,
                                 const int *fds, unsigned int nfds, Error **errp)
 {
-    union {
-        struct cmsghdr align;
-        uint8_t buf[CMSG_SPACE(DARTPASS_PROVIDER_MAX_FDS * sizeof(int))];
-    } ctl;
-    struct iovec iov = { .iov_base = (void *)msg, .iov_len = len };
-    struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-    ssize_t n;
+    int r = dp_sock_send(dartpass_socket_fd(p), msg, len, fds, nfds, 0);
 
-    if (nfds) {
-        struct cmsghdr *cm;
-
-        memset(&ctl, 0, sizeof(ctl));
-        mh.msg_control = ctl.buf;
-        mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
-        cm = CMSG_FIRSTHDR(&mh);
-        cm->cmsg_level = SOL_SOCKET;
-        cm->cmsg_type = SCM_RIGHTS;
-        cm->cmsg_len = CMSG_LEN(nfds * sizeof(int));
-        memcpy(CMSG_DATA(cm), fds, nfds * sizeof(int));
-    }
-    do {
-        n = sendmsg(dartpass_socket_fd(p), &mh, MSG_NOSIGNAL);
-    } while (n < 0 && errno == EINTR);
-    if (n != (ssize_t)len) {
-        error_setg_errno(errp, n < 0 ? errno : EMSGSIZE,
-                         "dartpass-provider: cannot send op %u to %s",
+    if (r < 0) {
+        error_setg_errno(errp, -r, "dartpass-provider: cannot send op %u to %s",
                          lduw_le_p(msg), p->peer);
-        return n < 0 ? -EPIPE : -EPROTO;
+        return r == -EMSGSIZE ? -EPROTO : -EPIPE;
     }
     return 0;
 }
@@ -95,16 +74,8 @@ static int dartpass_socket_send(DartpassProvider *p, const void *msg, size_t len
 static ssize_t dartpass_socket_recv(DartpassProvider *p, uint16_t op, int *fd,
                                     Error **errp)
 {
-    union {
-        struct cmsghdr align;
-        uint8_t buf[CMSG_SPACE(DARTPASS_PROVIDER_MAX_FDS * sizeof(int))];
-    } ctl;
-    struct iovec iov = { .iov_base = p->rbuf, .iov_len = PROV_MAX_MSG + 1 };
-    struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
-                         .msg_controllen = sizeof(ctl.buf) };
     struct pollfd pfd = { .fd = dartpass_socket_fd(p), .events = POLLIN };
-    struct cmsghdr *cm;
-    unsigned int nfds = 0;
+    unsigned int nfds, lost;
     ssize_t len;
     int r;
 
@@ -118,35 +89,18 @@ static ssize_t dartpass_socket_recv(DartpassProvider *p, uint16_t op, int *fd,
                    r ? ": " : "", r ? strerror(errno) : "");
         return r ? -EPIPE : -ETIMEDOUT;
     }
-    do {
-        len = recvmsg(pfd.fd, &mh, MSG_CMSG_CLOEXEC);
-    } while (len < 0 && errno == EINTR);
+    len = dp_sock_recv(pfd.fd, p->rbuf, PROV_MAX_MSG + 1, fd, 1, &nfds, &lost, 0);
+    if (!nfds) {
+        *fd = -1;
+    }
     if (len <= 0) {
         error_setg(errp, "dartpass-provider: %s closed the connection (op %u)%s%s",
-                   p->peer, op, len ? ": " : "", len ? strerror(errno) : "");
+                   p->peer, op, len ? ": " : "", len ? strerror(-len) : "");
         return -EPIPE;
     }
-    for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
-        size_t i, n;
-
-        if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS) {
-            continue;
-        }
-        n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-        for (i = 0; i < n; i++, nfds++) {
-            int got;
-
-            memcpy(&got, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
-            if (nfds == 0) {
-                *fd = got;
-            } else {
-                close(got);
-            }
-        }
-    }
-    if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC) || len > PROV_MAX_MSG || nfds > 1) {
+    if (lost || len > PROV_MAX_MSG) {
         error_setg(errp, "dartpass-provider: reply to op %u from %s is larger than"
-                   " a message or carries %u descriptors", op, p->peer, nfds);
+                   " a message or carries more than one descriptor", op, p->peer);
         if (*fd >= 0) {
             close(*fd);
             *fd = -1;

@@ -13,6 +13,7 @@
 #include "qemu/thread.h"
 #include "provider_proto.h"
 #include "iokit-shim.h"
+#include "dp_sock.h"
 
 /* As the socket transport: providers under TCG may take seconds to answer. */
 #define SHIM_REPLY_MS   (30 * 1000)
@@ -234,16 +235,10 @@ static kern_return_t shim_call(ShimConnection *c, uint32_t selector, const void 
                                size_t in_len, int *notify_fd, void *out, size_t *out_len)
 {
     g_autofree uint8_t *msg = g_malloc(PROV_MAX_MSG + 1);
-    union {
-        struct cmsghdr align;
-        uint8_t buf[CMSG_SPACE(sizeof(int))];
-    } ctl = { };
-    struct iovec iov = { .iov_base = msg, .iov_len = in_len };
-    struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
     struct pollfd pfd = { .fd = c->sock, .events = POLLIN };
-    struct cmsghdr *cm;
     struct prov_hdr h;
-    int fd = -1, rfd = -1;
+    int fd = -1, rfd = -1, sent;
+    unsigned int nr, lost;
     kern_return_t kr = kIOReturnNotResponding;
     ssize_t n;
 
@@ -269,36 +264,22 @@ static kern_return_t shim_call(ShimConnection *c, uint32_t selector, const void 
         }
         r->base = 0;
     }
-    if (fd >= 0) {
-        mh.msg_control = ctl.buf;
-        mh.msg_controllen = sizeof(ctl.buf);
-        cm = CMSG_FIRSTHDR(&mh);
-        cm->cmsg_level = SOL_SOCKET;
-        cm->cmsg_type = SCM_RIGHTS;
-        cm->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-    }
-    n = sendmsg(c->sock, &mh, MSG_NOSIGNAL);
+    sent = dp_sock_send(c->sock, msg, in_len, &fd, fd >= 0, 0);
     if (fd >= 0) {
         close(fd);
     }
-    if (n != (ssize_t)in_len) {
+    if (sent) {
         goto dead;
     }
     if (poll(&pfd, 1, SHIM_REPLY_MS) != 1) {
         kr = kIOReturnTimeout;
         goto dead;
     }
-    iov.iov_len = PROV_MAX_MSG + 1;
-    mh = (struct msghdr) { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
-                           .msg_controllen = sizeof(ctl.buf) };
-    n = recvmsg(c->sock, &mh, MSG_CMSG_CLOEXEC);
-    cm = n > 0 ? CMSG_FIRSTHDR(&mh) : NULL;
-    if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
-        cm->cmsg_len == CMSG_LEN(sizeof(int))) {
-        memcpy(&rfd, CMSG_DATA(cm), sizeof(int));
+    n = dp_sock_recv(c->sock, msg, PROV_MAX_MSG + 1, &rfd, 1, &nr, &lost, 0);
+    if (!nr) {
+        rfd = -1;
     }
-    if (n < (ssize_t)HDR || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+    if (n < (ssize_t)HDR || lost) {
         goto dead;
     }
     memcpy(&h, msg, HDR);
