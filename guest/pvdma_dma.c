@@ -51,7 +51,13 @@ static u32 pvdma_ring(struct pvdma *pv, u32 n)
 	/* writel orders the batch before the doorbell; the host is done when it returns. */
 	writel(pv->batch_dma >> 12, pv->regs + PVDMA_REG_DOORBELL);
 	pv->doorbells++;
-	return readl(pv->regs + PVDMA_REG_BATCH_STATUS);
+	/*
+	 * The register read orders the batch's reads after the doorbell, but its value is
+	 * the last doorbell's, which may be another CPU's or another driver's by now: the
+	 * status is this batch's own, in its header.
+	 */
+	readl(pv->regs + PVDMA_REG_BATCH_STATUS);
+	return le16_to_cpu(READ_ONCE(b->status));
 }
 
 /*

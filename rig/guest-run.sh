@@ -44,6 +44,19 @@
 #                                (its uncompressed vmlinux, booted through PVH, when
 #                                it has that entry; else the image).
 #                                Implies vmm: on
+#   #@ kmod-src: tests/guest/X   an out-of-tree module directory of ours (with a `dist`
+#                                target, as guest/), built for this kernel with
+#                                rig/kmod-build.sh into build/mod-extra/SERIES-ARCH/X,
+#                                its .ko files at /dp/mod beside pvdma.ko
+#   #@ kmod-prebuilt: build/X/{KNAME}/Y.ko   modules built elsewhere (rig/nvidia.sh), at
+#                                /dp/mod/prebuilt ({KNAME}: SERIES-ARCH); one missing: no result
+#   #@ boots: 2                  with a pvdma-pci,id=pv: the guest's first N-1 stops (a
+#                                panic's or a reboot's reset, which -no-reboot turns into
+#                                a stop) are each checked (live host mappings over QMP;
+#                                "#@ host-live-between: nonzero" wants some left), reset
+#                                (a check that none remain) and booted again: the script
+#                                runs once per boot (its {DISK} persists to tell them
+#                                apart); the last boot ends as usual
 #   #@ host-after: CMD           run on the host, in the checkout, once the guest has
 #                                stopped, with LOG set to the console log; its
 #                                "DP-TEST ok|not ok" lines count like the guest's,
@@ -60,7 +73,14 @@
 #                                (make ... B=build/arm64 CC=aarch64-linux-gnu-gcc, with
 #                                gcc-aarch64-linux-gnu and libc6-dev-arm64-cross, which
 #                                displace the gcc-multilib that rig/deps.sh installs)
+#   #@ host-bin: /usr/bin/fio    host programs with the shared libraries ldd lists (at
+#                                their paths, with the loader), at /dp/bin/NAME: for
+#                                tools from Debian's packages (bench/io.sh's fio). amd64
+#                                guests only (elsewhere: no result)
+#   #@ append: iommu.strict=1    more kernel command-line arguments
 # Our own modules (build/mod/SERIES-ARCH/*.ko) are always included, under /dp/mod.
+# With a pvdma device, lib.sh's dp_qom PROPERTY has the runner read one of pv's QOM
+# properties over QMP (live-mappings, peak-bytes, ...) and answer on the guest's console.
 # Inside the guest, tests/guest/lib.sh provides dp_check; the runner turns its lines into
 # "ok"/"not ok" and fails the run if the script does not reach its end. With a pvdma
 # device, lib.sh's dp_screendump has the runner save the display (QMP screendump) as
@@ -111,6 +131,16 @@ for f in $(header bin); do
 	fi
 	if [ -n "$why" ]; then
 		echo "not ok - $kname: $tname: bin: $f: $why"
+		exit 1
+	fi
+done
+if [ -n "$(header host-bin)" ] && [ "$ARCH" != amd64 ]; then
+	echo "# $kname: $tname: not run (host-bin: host programs in an amd64 guest only)"
+	exit 0
+fi
+for f in $(header host-bin); do
+	if [ ! -x "$f" ]; then
+		echo "not ok - $kname: $tname: host-bin: $f is not installed"
 		exit 1
 	fi
 done
@@ -286,7 +316,20 @@ make_initramfs() {
 	add_kmods "$root" $(header kmods)
 	add_progs "$root"
 	add_bins "$root"
+	if [ -n "$(header host-bin)" ]; then
+		mkdir -p "$root/dp/bin"
+		# shellcheck disable=SC2046
+		cp $(header host-bin) "$root/dp/bin/"
+		# shellcheck disable=SC2046
+		add_libs "$root" $(header host-bin)
+	fi
 	cp "$top"/build/mod/"$kname"/*.ko "$root/dp/mod/" 2>/dev/null || true
+	local d
+	for d in $(header kmod-src); do
+		cp "$top/build/mod-extra/$kname/$(basename "$d")"/*.ko "$root/dp/mod/"
+	done
+	[ -z "${prebuilt:-}" ] || mkdir -p "$root/dp/mod/prebuilt"
+	for d in ${prebuilt:-}; do cp "$top/$d" "$root/dp/mod/prebuilt/"; done
 	cp "$top/tests/guest/lib.sh" "$root/dp/lib.sh"
 	cp "$hscript" "$root/dp/test.sh"
 	if [ "$level" = l2 ]; then
@@ -312,6 +355,18 @@ INIT
 	rm -rf "$root"
 }
 
+prebuilt=$(header kmod-prebuilt)
+prebuilt=${prebuilt//\{KNAME\}/$kname}
+for d in $prebuilt; do
+	[ -f "$top/$d" ] || { echo "# $kname: $tname: not run ($d missing: build it first)"; exit 0; }
+done
+for d in $(header kmod-src); do
+	if ! bash "$top/rig/kmod-build.sh" "$top/build/kernels/$kname.env" "$top/$d" \
+		"$top/build/mod-extra/$kname/$(basename "$d")" >/dev/null; then
+		echo "not ok - $kname: $tname: kmod-src: $d does not build"
+		exit 1
+	fi
+done
 make_initramfs "$script" "$out/$tname.cpio.gz"
 [ -z "$vmm" ] || echo "# $kname: $tname: initramfs with our QEMU: $(du -m "$out/$tname.cpio.gz" | cut -f1) MB" \
 	"compressed, $(gzip -dc "$out/$tname.cpio.gz" | wc -c | awk '{ printf "%d", $1 / 1048576 }') MB unpacked"
@@ -348,6 +403,7 @@ arm64)
 esac
 smp=$(header smp)
 mem=$(header mem)
+extra_append=$(header append)
 qemu+=(-accel tcg -smp "${smp:-2}" -m "${mem:-1G}" -nodefaults)
 if [[ $qemu_extra == *"{NONCOHERENT_DTB}"* ]]; then
 	# The same machine's own tree (-dtb must describe it exactly), minus coherence.
@@ -359,7 +415,7 @@ fi
 # shellcheck disable=SC2206
 qemu+=(-nographic -no-reboot -serial stdio
 	-kernel "$KIMAGE" -initrd "$out/$tname.cpio.gz"
-	-append "console=$console panic=-1 loglevel=4 rdinit=/init$append"
+	-append "console=$console panic=-1 loglevel=4 rdinit=/init$append${extra_append:+ $extra_append}"
 	$qemu_extra)
 
 # With a pvdma device (id=pv), QEMU stays up after the guest powers off so the host's
@@ -390,19 +446,59 @@ rc=0
 timeout --foreground -k 5 "$tmo" "${qemu[@]}" <"$fifo" >"$log" 2>&1 &
 qpid=$!
 if [ -n "$pvdma" ]; then
-	dumps=0 dumped=
+	dumps=0 dumped= qoms=0 boot=1 boots=$(header boots) between=$out/$tname.between
+	rm -f "$between"
 	while kill -0 "$qpid" 2>/dev/null; do
 		sleep 1
+		# boots: the next boot reached /init: a reset is a stop again.
+		if [ -n "${rearm:-}" ] && [ "$(grep -ac 'DP-BOOT ' "$log")" -gt "$((boot - 1))" ]; then
+			qmp '{"execute":"set-action","arguments":{"reboot":"shutdown"}}' >/dev/null
+			rearm=
+		fi
+		# dp_qom: the guest waits on its console for the property's value.
+		while [ "$(tr -d '\r' <"$log" | grep -c '^DP-QOM ')" -gt "$qoms" ]; do
+			qoms=$((qoms + 1))
+			prop=$(tr -d '\r' <"$log" | grep '^DP-QOM ' | sed -n "${qoms}s/^DP-QOM //p" | tr -cd 'a-z-')
+			val=$(qmp "{\"execute\":\"qom-get\",\"arguments\":{\"path\":\"/machine/peripheral/pv\",\"property\":\"$prop\"}}" |
+				sed -n 's/.*"return": *\([0-9]*\).*/\1/p')
+			echo "${val:-none}" >&3
+		done
 		# dp_screendump: the guest waits on its console until the display is saved.
 		if [ "$(tr -d '\r' <"$log" | grep -c '^DP-SCREENDUMP$')" -gt "$dumps" ]; then
 			dumps=$((dumps + 1))
 			dumped="DP-INFO screendump (QMP): $(qmp "{\"execute\":\"screendump\",\"arguments\":{\"filename\":\"$out/$tname.ppm\"}}")"
 			echo >&3
 		fi
-		[[ $(qmp '{"execute":"query-status"}') == *'"shutdown"'* ]] && break
+		[[ $(qmp '{"execute":"query-status"}') == *'"shutdown"'* ]] || continue
+		[ "$boot" -lt "${boots:-1}" ] || break
+		# boots: this stop (a panic's reboot) is checked, reset and booted again. QEMU
+		# still writes the log: these lines wait in $between until it has stopped.
+		live=$(pv_live)
+		if [ "$(header host-live-between)" = nonzero ]; then
+			[ -n "$live" ] && [ "$live" != 0 ] && r=ok || r="not ok"
+			echo "DP-TEST $r boot $boot stopped with host mappings live (QMP: $live)" >>"$between"
+		else
+			echo "DP-INFO host live mappings when boot $boot stopped (QMP): $live" >>"$between"
+		fi
+		# A reset from the stop leaves it for "prelaunch", then the next boot may start.
+		# Guest resets stay resets until that boot's /init runs: SeaBIOS, finding itself
+		# already initialized, resets the machine once more.
+		qmp '{"execute":"set-action","arguments":{"reboot":"reset"}}' >/dev/null
+		qmp '{"execute":"system_reset"}' >/dev/null
+		for _ in 1 2 3 4 5; do
+			live=$(pv_live)
+			[ "$live" = 0 ] && ! [[ $(qmp '{"execute":"query-status"}') == *'"shutdown"'* ]] && break
+			sleep 1
+		done
+		[ "$live" = 0 ] && r=ok || r="not ok"
+		echo "DP-TEST $r the reset after boot $boot leaves no live host mappings (QMP: $live)" >>"$between"
+		qmp '{"execute":"cont"}' >/dev/null
+		rearm=1
+		boot=$((boot + 1))
 	done
 	if kill -0 "$qpid" 2>/dev/null; then
 		[ -z "$dumped" ] || echo "$dumped" >>"$log"
+		[ ! -f "$between" ] || cat "$between" >>"$log"
 		live=$(pv_live)
 		want=$(header host-live-after)
 		if [ "$want" = nonzero ]; then

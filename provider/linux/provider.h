@@ -75,6 +75,11 @@ struct lx_fn {
 	uint32_t irqs_on;		/* bit per PROV_IRQ_* type VFIO has on */
 	/* Per type: irqs[type] vectors once ENABLE routed one; NULL: EVENTFD's or off. */
 	struct lx_vec *vecs[PROV_IRQ_TYPES];
+	/*
+	 * VFIO's request interrupt: the kernel wants the device back (it is being
+	 * removed: sysfs remove, hot unplug). fd -1: not routed.
+	 */
+	struct lx_watch req;
 };
 
 /* One client's VFIO state. */
@@ -94,6 +99,7 @@ struct lx_conn {
 	 * the provider's alone, so a client that stops reading cannot make it wait.
 	 */
 	int notify_rd, notify_wr;	/* -1: none */
+	int sock;			/* the client's socket (serve.c); -1: none */
 };
 
 struct lx_range {

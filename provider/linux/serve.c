@@ -173,6 +173,7 @@ static struct lx_client *lx_accept(struct dp_prov *p, int listen_fd, unsigned in
 	c->id = id;
 	c->rep_fd = -1;
 	lx_conn_init(&c->os);
+	c->os.sock = s;
 	if (dp_prov_conn_open(p, &c->core, &c->os)) {
 		fprintf(stderr, LX_NAME ": client %u refused by the core\n", id);
 		goto free_client;

@@ -29,6 +29,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,7 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <linux/magic.h>
@@ -288,6 +290,7 @@ int lx_os_open(struct lx_os *os, const char *const *bdfs, unsigned int n)
 	for (i = 0; i < PROV_MAX_FUNCTIONS; i++) {
 		os->fns[i].config_fd = -1;
 		os->fns[i].device_fd = -1;
+		os->fns[i].req.fd = -1;
 		for (r = 0; r < PROV_REGION_COUNT; r++)
 			os->fns[i].regions[r].fd = -1;
 	}
@@ -528,6 +531,7 @@ void lx_conn_init(struct lx_conn *c)
 	memset(c, 0, sizeof(*c));
 	c->container = -1;
 	c->notify_rd = c->notify_wr = -1;
+	c->sock = -1;
 }
 
 static int lx_map(struct lx_conn *c, uint64_t iova, uint64_t off, uint64_t size,
@@ -657,6 +661,8 @@ static void lx_sysfs_check(struct lx_fn *f)
 				" the device is open" : "");
 	}
 }
+
+static void lx_req_on(struct lx_fn *f);
 
 /* Fills f's regions and interrupts from VFIO, and the claim reply's from them. */
 static int lx_describe(struct lx_fn *f, struct prov_claim_rep *rep)
@@ -928,6 +934,7 @@ static int lx_claim(void *osp, struct dp_prov_conn *conn, unsigned int fn,
 	if (st)
 		goto close_device;
 	f->conn = c;
+	lx_req_on(f);
 	return PROV_S_OK;
 
 close_device:
@@ -973,6 +980,55 @@ static void lx_revoke(struct lx_fn *f)
 	}
 }
 
+/*
+ * The kernel asks for the device back: it is being removed (sysfs remove, a hot
+ * unplug), and vfio-pci's remove waits until the device's descriptor is closed. The
+ * client's connection ends here, which drops all its mappings and releases its
+ * functions (lx_release closes the descriptor); the client sees the provider gone.
+ */
+static void lx_req_ready(struct lx_watch *w)
+{
+	struct lx_fn *f = (struct lx_fn *)((char *)w - offsetof(struct lx_fn, req));
+	uint64_t n;
+
+	if (read(w->fd, &n, sizeof(n)) != sizeof(n) || !f->conn)
+		return;
+	fprintf(stderr, LX_NAME ": %s: the kernel asks for it back (removed): ending its"
+		" client's connection\n", f->bdf);
+	if (f->conn->sock >= 0)
+		shutdown(f->conn->sock, SHUT_RDWR);
+}
+
+/* Routes VFIO's request interrupt, where the device has one, to lx_req_ready. */
+static void lx_req_on(struct lx_fn *f)
+{
+	struct vfio_irq_info ii = { .argsz = sizeof(ii), .index = VFIO_PCI_REQ_IRQ_INDEX };
+
+	f->req.fd = -1;
+	if (ioctl(f->device_fd, VFIO_DEVICE_GET_IRQ_INFO, &ii) || !ii.count)
+		return;
+	f->req.fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (f->req.fd < 0)
+		return;
+	f->req.ready = lx_req_ready;
+	if (lx_set_irqs(f, VFIO_PCI_REQ_IRQ_INDEX, VFIO_IRQ_SET_DATA_EVENTFD |
+			VFIO_IRQ_SET_ACTION_TRIGGER, 0, 1, &f->req.fd) ||
+	    lx_watch_add(&f->req)) {
+		fprintf(stderr, LX_NAME ": %s: request interrupt: %s\n", f->bdf, strerror(errno));
+		close(f->req.fd);
+		f->req.fd = -1;
+	}
+}
+
+static void lx_req_off(struct lx_fn *f)
+{
+	if (f->req.fd < 0)
+		return;
+	lx_watch_del(&f->req);
+	close(f->req.fd);	/* the device's descriptor closes next: VFIO drops its own */
+	f->req.fd = -1;
+}
+
 static void lx_release(void *osp, struct dp_prov_conn *conn, unsigned int fn)
 {
 	struct lx_os *os = osp;
@@ -1004,6 +1060,7 @@ static void lx_release(void *osp, struct dp_prov_conn *conn, unsigned int fn)
 	}
 	memset(f->irqs, 0, sizeof(f->irqs));
 	f->irqs_on = 0;
+	lx_req_off(f);
 	close(f->device_fd);
 	f->device_fd = -1;
 	f->conn = NULL;

@@ -47,6 +47,14 @@ dp_screendump() {
 	echo "DP-SCREENDUMP"
 	read -r _ack
 }
+# dp_qom PROPERTY: prints one of the pvdma-pci device's (id=pv) QOM properties, a
+# number (live-mappings, peak-mappings, live-bytes, refused-invalid, ...), which the
+# runner reads over QMP; "none" when it has no such number.
+dp_qom() {
+	echo "DP-QOM $1" >/dev/console	# stdout may be a $(...)
+	read -r _val
+	echo "$_val"
+}
 # dp_gpu_load: loads virtio-gpu and unbinds the framebuffer console (bound when fb0
 # appears), whose blinking cursor would keep the GPU busy whenever it has the display.
 dp_gpu_load() {

@@ -74,6 +74,7 @@ struct DartpassPCIDevice {
      */
     EventNotifier **irq_ev[PROV_IRQ_TYPES];
     uint32_t irq_enabled[PROV_IRQ_TYPES];
+    Notifier lost_notifier;     /* registered from CLAIM to RELEASE */
 };
 
 struct DartpassPCIDeviceClass {
@@ -90,6 +91,8 @@ static const char *dartpass_pci_name(DartpassPCIDevice *d)
 {
     return VFIO_PCI_DEVICE(d)->vbasedev.name;
 }
+
+static void dartpass_pci_provider_lost(Notifier *n, void *opaque);
 
 /* The inverse of the Linux provider's errno-to-status table. */
 static int dartpass_pci_errno(int status)
@@ -810,6 +813,8 @@ static bool dartpass_pci_claim(DartpassPCIDevice *d, int fn, Error **errp)
     }
     d->prov = DARTPASS_PROVIDER(object_ref(OBJECT(d->provider)));
     d->fn = fn;
+    d->lost_notifier.notify = dartpass_pci_provider_lost;
+    dartpass_provider_add_lost_notifier(d->prov, &d->lost_notifier);
 
     for (i = 0; i < PROV_REGION_COUNT; i++) {
         d->region_size[i] = le64_to_cpu(rep.regions[i].size);
@@ -848,6 +853,51 @@ static bool dartpass_pci_claim(DartpassPCIDevice *d, int fn, Error **errp)
     return true;
 }
 
+/*
+ * The provider is gone, and released the function when the connection ended; a
+ * restarted provider lends it to no one while a process still holds its BAR files (a
+ * descriptor or a mapping), and this QEMU may stay up for long. Take them back at
+ * once: each BAR mapping becomes anonymous memory in place (the guest's accesses reach
+ * nothing, and the munmap at exit still finds a mapping), each BAR descriptor vfio
+ * keeps becomes /dev/null (vfio closes it at exit as before).
+ */
+static void dartpass_pci_provider_lost(Notifier *n, void *opaque)
+{
+    DartpassPCIDevice *d = container_of(n, DartpassPCIDevice, lost_notifier);
+    VFIOPCIDevice *vdev = VFIO_PCI_DEVICE(d);
+    VFIODevice *vbasedev = &vdev->vbasedev;
+    int nr, i, null;
+
+    for (nr = 0; nr < PROV_REGION_ROM; nr++) {
+        VFIORegion *region = &vdev->bars[nr].region;
+
+        for (i = 0; i < region->nr_mmaps; i++) {
+            if (region->mmaps[i].mmap && region->mmaps[i].mmap != MAP_FAILED) {
+                mmap(region->mmaps[i].mmap, region->mmaps[i].size,
+                     PROT_READ | PROT_WRITE, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS,
+                     -1, 0);
+            }
+        }
+        if (d->bar_ptr[nr] &&
+            !(region->nr_mmaps && region->mmaps[0].mmap == d->bar_ptr[nr])) {
+            mmap(d->bar_ptr[nr], d->region_size[nr], PROT_READ | PROT_WRITE,
+                 MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        }
+    }
+    null = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (null >= 0 && vbasedev->region_fds) {
+        for (i = 0; i < vbasedev->num_initial_regions; i++) {
+            if (vbasedev->region_fds[i] >= 0) {
+                dup3(null, vbasedev->region_fds[i], O_CLOEXEC);
+            }
+        }
+    }
+    if (null >= 0) {
+        close(null);
+    }
+    trace_dartpass_pci_release(d->fn, -EPIPE);
+}
+
 static void dartpass_pci_release(DartpassPCIDevice *d)
 {
     Error *err = NULL;
@@ -856,6 +906,7 @@ static void dartpass_pci_release(DartpassPCIDevice *d)
     if (d->fn < 0) {
         return;
     }
+    notifier_remove(&d->lost_notifier);
     /* A provider that is gone released the function when the connection ended. */
     st = dartpass_provider_call(d->prov, PROV_OP_RELEASE, d->fn, NULL, 0, NULL, 0,
                                 NULL, 0, NULL, &err);

@@ -35,7 +35,13 @@ static void dartpass_provider_kill(DartpassProvider *p)
     if (p->t) {
         p->ops->close(p);
         p->t = NULL;
+        notifier_list_notify(&p->lost, p);
     }
+}
+
+void dartpass_provider_add_lost_notifier(DartpassProvider *p, Notifier *n)
+{
+    notifier_list_add(&p->lost, n);
 }
 
 /*
@@ -517,6 +523,7 @@ static void dartpass_provider_instance_init(Object *obj)
 
     p->next_id = 1;
     p->functions = g_ptr_array_new();
+    notifier_list_init(&p->lost);
     p->listeners = g_array_new(false, false, sizeof(DartpassPendingListener));
     p->sbuf = g_malloc(PROV_MAX_MSG);
     p->rbuf = g_malloc(PROV_MAX_MSG + 1);

@@ -26,6 +26,7 @@
 #ifndef HW_DARTPASS_PROVIDER_H
 #define HW_DARTPASS_PROVIDER_H
 
+#include "qemu/notify.h"
 #include "qom/object.h"
 #include "provider_proto.h"
 
@@ -69,6 +70,13 @@ void dartpass_provider_add_pending_listener(DartpassProvider *p,
                                             void (*fn)(void *opaque), void *opaque);
 void dartpass_provider_del_pending_listener(DartpassProvider *p,
                                             void (*fn)(void *opaque), void *opaque);
+
+/*
+ * n->notify(n, p) runs once, where the connection is found dead (any thread, with the
+ * BQL held: the call that failed): the provider released everything of this
+ * connection. Remove n with notifier_remove before it goes.
+ */
+void dartpass_provider_add_lost_notifier(DartpassProvider *p, Notifier *n);
 
 /*
  * HELLO's reply, kept from connection time: version, features, limits, functions

@@ -71,6 +71,7 @@ struct DartpassProvider {
     struct prov_hello_rep *hello;
     GPtrArray *functions;       /* PCIDevice * lent through this connection */
     GArray *listeners;          /* DartpassPendingListener, told at each NOTIFY */
+    NotifierList lost;          /* told once when the connection dies */
     EventNotifier notified;     /* set by the transport, read in the main loop */
     QemuMutex lock;             /* one request in flight: replies come in order */
     uint8_t *sbuf;              /* PROV_MAX_MSG: the request being sent */
