@@ -66,6 +66,9 @@ int pvdma_status_to_errno(int status);
 /* pvdma_tso.c: the memory-model prctls while a HOST_TSO device is bound. */
 void pvdma_tso_enable(struct pvdma *pv);
 void pvdma_tso_disable(struct pvdma *pv);
+/* pvdma_uvm.c: small system-memory pages for nvidia_uvm on managed GPUs (module notifier). */
+void pvdma_uvm_init(void);
+void pvdma_uvm_exit(void);
 
 /* The bound pvdma device; one per guest (the managed functions' ops find it here). */
 extern struct pvdma *pvdma_dev;

@@ -375,11 +375,14 @@ static int __init pvdma_init(void)
 	ret = pci_register_driver(&pvdma_driver);
 	if (ret)
 		debugfs_remove_recursive(pvdma_debugfs_root);
+	else
+		pvdma_uvm_init();
 	return ret;
 }
 
 static void __exit pvdma_exit(void)
 {
+	pvdma_uvm_exit();
 	pci_unregister_driver(&pvdma_driver);
 	debugfs_remove_recursive(pvdma_debugfs_root);
 }
