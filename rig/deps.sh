@@ -8,7 +8,11 @@ pkgs=(build-essential ccache ninja-build pkgconf
 	flex bison libglib2.0-dev libpixman-1-dev libfdt-dev zlib1g-dev python3-distlib
 	python3-venv busybox-static cpio xz-utils zstd kmod wget ca-certificates mmdebstrap
 	gcc-multilib bc libelf-dev socat rsync device-tree-compiler libslirp-dev seabios
-	musl-dev clang libclang-rt-14-dev)
+	musl-dev clang libclang-rt-14-dev
+	qemu-user-static arch-test ovmf qemu-efi-aarch64 dosfstools mtools fdisk qemu-utils)
+# The last line: dartpass image build (tools/image/build.sh): arm64 maintainer scripts
+# run under qemu-user in binfmt_misc, UEFI firmware for both arches, the ESP and GPT
+# made without loop devices, qcow2.
 # QEMU 10.x needs meson >= 1.5: bookworm-backports carries it.
 bpo=(meson python3-pycotap)
 

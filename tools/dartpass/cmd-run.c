@@ -4,9 +4,11 @@
  * emulated set (NVMe data disk, e1000e NIC with user networking, virtio-gpu) on one
  * root port, as the demo does; with --provider and --function, the provider's
  * functions are passed through (dartpass-pci) and pvdma maps through the same
- * provider (docs/passthrough.md). The serial console is the terminal or a log file;
- * QMP listens on a socket (dartpass status reads it). SIGINT/SIGTERM ask the guest to
- * power off (system_powerdown), then quit QEMU after --shutdown-timeout.
+ * provider (docs/passthrough.md). The guest boots --kernel directly, or a disk image
+ * (--image, dartpass image build) through UEFI with a guest agent channel. The serial
+ * console is the terminal or a log file; QMP listens on a socket (dartpass status
+ * reads it). SIGINT/SIGTERM ask the guest to power off (system_powerdown), then quit
+ * QEMU after --shutdown-timeout.
  *
  * Exit status: 0 the guest powered off; 3 the guest failed (panicked, reset under
  * --no-reboot, --timeout, or did not power off when asked); 4 QEMU could not start
@@ -40,6 +42,8 @@
 /* Every option lives here, so a config file can tell which were left at default. */
 struct run_cfg {
 	const char *config, *arch, *qemu, *kernel, *initrd, *append, *policy, *memory;
+	const char *image, *firmware, *firmware_vars;
+	bool snapshot;
 	uint64_t cpus;
 	const char *accel, *disk;
 	uint64_t disk_size;
@@ -66,8 +70,17 @@ static const struct dp_opt opts[] = {
 	  " host's)" },
 	{ "qemu", DP_OPT_STR, &cfg.qemu,
 	  "QEMU binary (default: build/qemu/qemu-system-ARCH beside dartpass)" },
-	{ "kernel", DP_OPT_STR, &cfg.kernel, "guest kernel image (required)" },
+	{ "kernel", DP_OPT_STR, &cfg.kernel, "guest kernel image (required without --image)" },
 	{ "initrd", DP_OPT_STR, &cfg.initrd, "guest initramfs" },
+	{ "image", DP_OPT_STR, &cfg.image, "a disk image (qcow2 by its name, else raw; dartpass"
+	  " image build) on virtio-blk, booted by UEFI firmware unless --kernel is given; a"
+	  " guest agent socket RUN-DIR/qga.sock" },
+	{ "snapshot", DP_OPT_BOOL, &cfg.snapshot, "--image: discard the guest's writes to it at"
+	  " exit" },
+	{ "firmware", DP_OPT_STR, &cfg.firmware, "--image: UEFI code (default: Debian's"
+	  " /usr/share/OVMF/OVMF_CODE_4M.fd or /usr/share/AAVMF/AAVMF_CODE.fd)" },
+	{ "firmware-vars", DP_OPT_STR, &cfg.firmware_vars, "--image: UEFI variables template,"
+	  " copied to RUN-DIR/efivars.fd for each run (default: the firmware's own VARS file)" },
 	{ "append", DP_OPT_STR, &cfg.append,
 	  "extra kernel command line (after console=...)" },
 	{ "policy", DP_OPT_STR, &cfg.policy, "the guest module's mapping policy (exact, window,"
@@ -329,8 +342,28 @@ static int pvdma_props(char *out, size_t size)
 	return n < size ? 0 : -1;
 }
 
+/*
+ * UEFI boots the image. The firmware connects every display to its console, and its
+ * virtio-gpu driver's DMA on the managed port faults (pvdma is not loaded yet): it
+ * waits for the device forever. So a firmware boot leaves the GPU out; --kernel
+ * with the image's kernel and initrd boots with it.
+ */
+static bool firmware_boot(void)
+{
+	return cfg.image && !cfg.kernel;
+}
+
+/* --image's firmware: code and variables template for arch. */
+static void firmware_paths(bool x86, const char **code, const char **vars)
+{
+	*code = cfg.firmware ? cfg.firmware : x86 ? "/usr/share/OVMF/OVMF_CODE_4M.fd" :
+		"/usr/share/AAVMF/AAVMF_CODE.fd";
+	*vars = cfg.firmware_vars ? cfg.firmware_vars : x86 ? "/usr/share/OVMF/OVMF_VARS_4M.fd" :
+		"/usr/share/AAVMF/AAVMF_VARS.fd";
+}
+
 static int build(struct argv_buf *a, const char *qemu, const char *arch, const char *accel,
-		 const char *qmp, const char *own_qmp, const char *disk)
+		 const char *qmp, const char *own_qmp, const char *disk, const char *run_dir)
 {
 	char props[512], dir[PATH_MAX + 64], *slash;
 	bool x86 = !strcmp(arch, "x86_64");
@@ -383,13 +416,42 @@ static int build(struct argv_buf *a, const char *qemu, const char *arch, const c
 	/* A guest panic becomes a GUEST_PANICKED event and a shutdown (where the guest
 	 * has the pvpanic driver). */
 	add(a, "-device"), add(a, x86 ? "pvpanic" : "pvpanic-pci");
-	add(a, "-kernel"), add(a, "%s", cfg.kernel);
-	if (cfg.initrd)
-		add(a, "-initrd"), add(a, "%s", cfg.initrd);
-	add(a, "-append");
-	add(a, "console=%s%s%s%s%s", x86 ? "ttyS0" : "ttyAMA0",
-	    cfg.policy ? " pvdma.policy=" : "", cfg.policy ? cfg.policy : "",
-	    cfg.append ? " " : "", cfg.append ? cfg.append : "");
+	if (cfg.kernel) {
+		add(a, "-kernel"), add(a, "%s", cfg.kernel);
+		if (cfg.initrd)
+			add(a, "-initrd"), add(a, "%s", cfg.initrd);
+		add(a, "-append");
+		add(a, "console=%s%s%s%s%s", x86 ? "ttyS0" : "ttyAMA0",
+		    cfg.policy ? " pvdma.policy=" : "", cfg.policy ? cfg.policy : "",
+		    cfg.append ? " " : "", cfg.append ? cfg.append : "");
+	} else {
+		/* UEFI boots the image's own boot loader and kernel, so a kernel upgrade
+		 * inside it is what boots next; each run has its own copy of the
+		 * variables. */
+		const char *code, *vars;
+
+		firmware_paths(x86, &code, &vars);
+		add(a, "-drive"), add(a, "if=pflash,format=raw,unit=0,readonly=on,file=%s",
+				      esc(code));
+		add(a, "-drive"), add(a, "if=pflash,format=raw,unit=1,file=%s/efivars.fd",
+				      esc(run_dir));
+	}
+	if (cfg.image) {
+		/* The root disk on the root complex, not on pvdma's managed port: the
+		 * firmware and the initramfs read it before pvdma loads. */
+		add(a, "-drive"), add(a, "file=%s,if=none,id=root,format=%s%s", esc(cfg.image),
+				      strstr(cfg.image, ".qcow2") ? "qcow2" : "raw",
+				      cfg.snapshot ? ",snapshot=on" : "");
+		/* The boot order given, OVMF connects only it and the consoles, never
+		 * the managed functions (-kernel has bootindex 0 itself). */
+		add(a, "-device"), add(a, "virtio-blk-pci,drive=root%s",
+				       firmware_boot() ? ",bootindex=0" : "");
+		add(a, "-device"), add(a, "virtio-serial-pci,id=vser");
+		add(a, "-chardev"), add(a, "socket,id=qga,path=%s/qga.sock,server=on,wait=off",
+				       esc(run_dir));
+		add(a, "-device"), add(a, "virtserialport,bus=vser.0,chardev=qga,"
+				       "name=org.qemu.guest_agent.0");
+	}
 	if (passthrough) {
 		const char *p = cfg.provider;
 
@@ -417,7 +479,7 @@ static int build(struct argv_buf *a, const char *qemu, const char *arch, const c
 				       "drive=d0");
 		add(a, "-netdev"), add(a, "user,id=n0");
 		add(a, "-device"), add(a, "e1000e,bus=rp1,addr=0.1,netdev=n0,romfile=");
-		if (!cfg.no_gpu)
+		if (!cfg.no_gpu && !firmware_boot())
 			add(a, "-device"), add(a, "virtio-gpu-pci,bus=rp1,addr=0.2,"
 					       "iommu_platform=on,disable-legacy=on");
 	}
@@ -579,6 +641,41 @@ static int supervise(struct argv_buf *a, const char *qmp_path, const char *publi
 	return 0;
 }
 
+/* The run's own UEFI variables, from the template: the firmware writes them. */
+static int copy_vars(bool x86, const char *run_dir)
+{
+	const char *code, *vars;
+	char path[PATH_MAX + 16], buf[65536];
+	int in, out = -1;
+	ssize_t n = 0;
+
+	firmware_paths(x86, &code, &vars);
+	if (access(code, R_OK)) {
+		fprintf(stderr, "dartpass run: UEFI firmware %s: %s (Debian: apt-get install %s;"
+			" or --firmware)\n", code, strerror(errno), x86 ? "ovmf" : "qemu-efi-aarch64");
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s/efivars.fd", run_dir);
+	in = open(vars, O_RDONLY | O_CLOEXEC);
+	if (in >= 0)
+		out = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	while (out >= 0 && (n = read(in, buf, sizeof(buf))) > 0)
+		if (write(out, buf, n) != n) {
+			n = -1;
+			break;
+		}
+	if (in < 0 || out < 0 || n < 0) {
+		fprintf(stderr, "dartpass run: UEFI variables %s -> %s: %s\n", vars, path,
+			strerror(errno));
+		n = -1;
+	}
+	if (in >= 0)
+		close(in);
+	if (out >= 0 && close(out))
+		n = -1;
+	return n < 0 ? -1 : 0;
+}
+
 static int run(int argc, char **argv)
 {
 	static char run_dir[PATH_MAX], qmp[PATH_MAX + 32], own_qmp[PATH_MAX + 32];
@@ -600,9 +697,19 @@ static int run(int argc, char **argv)
 		fprintf(stderr, "dartpass run: --arch: x86_64 or aarch64, not %s\n", arch);
 		return 2;
 	}
-	if (!cfg.kernel) {
-		fprintf(stderr, "dartpass run: --kernel is required (booting a disk image's own"
-			" kernel is not supported yet)\n");
+	if (!cfg.kernel && !cfg.image) {
+		fprintf(stderr, "dartpass run: --kernel is required (or --image: a disk image"
+			" booted by its own kernel)\n");
+		return 2;
+	}
+	if (!cfg.kernel && (cfg.initrd || cfg.append || cfg.policy)) {
+		fprintf(stderr, "dartpass run: --initrd, --append and --policy need --kernel (an"
+			" image's kernel command line is in its boot entry)\n");
+		return 2;
+	}
+	if (!cfg.image && (cfg.snapshot || cfg.firmware || cfg.firmware_vars)) {
+		fprintf(stderr, "dartpass run: --snapshot, --firmware and --firmware-vars go with"
+			" --image\n");
 		return 2;
 	}
 	if (!cfg.cpus) {
@@ -649,6 +756,11 @@ static int run(int argc, char **argv)
 	else
 		snprintf(qmp, sizeof(qmp), "%s/qmp.sock", run_dir);
 	snprintf(own_qmp, sizeof(own_qmp), "%s/run.qmp", run_dir);
+	if (cfg.image && strlen(run_dir) + sizeof("/qga.sock") > 100) {
+		fprintf(stderr, "dartpass run: run directory too long for the guest agent's Unix"
+			" socket: %s\n", run_dir);
+		return 2;
+	}
 	if (strlen(qmp) >= 100 || strlen(own_qmp) >= 100) {
 		fprintf(stderr, "dartpass run: QMP socket path too long for a Unix socket: %s\n",
 			strlen(qmp) >= 100 ? qmp : own_qmp);
@@ -659,8 +771,12 @@ static int run(int argc, char **argv)
 		snprintf(disk, sizeof(disk), "%s", cfg.disk);
 	else
 		snprintf(disk, sizeof(disk), "%s/scratch.img", run_dir);
-	if (build(&a, qemu, arch, accel, qmp, own_qmp, disk))
+	if (build(&a, qemu, arch, accel, qmp, own_qmp, disk, run_dir))
 		return 2;
+	if (firmware_boot() && !cfg.provider && !cfg.no_gpu)
+		fprintf(stderr, "dartpass run: virtio-gpu left out: UEFI's driver would use it"
+			" before pvdma loads (boot the image with --kernel and --initrd to have"
+			" it)\n");
 	if (cfg.dry_run) {
 		for (i = 0; i < a.n; i++)
 			printf("%s\n", a.v[i]);
@@ -694,11 +810,17 @@ static int run(int argc, char **argv)
 		}
 		close(fd);
 	}
+	if (!cfg.kernel && copy_vars(!strcmp(arch, "x86_64"), run_dir))
+		return EXIT_NOT_STARTED;
 	unlink(qmp);
 	unlink(own_qmp);
-	fprintf(stderr, "dartpass run: %s guest, %s, %s\n", arch,
+	fprintf(stderr, "dartpass run: %s guest%s, %s, %s\n", arch,
+		cfg.image ? firmware_boot() ? " booted from its image by UEFI" :
+		" with an image" : "",
 		cfg.provider ? "passthrough through the provider" :
-		"emulated NVMe, e1000e and virtio-gpu managed by pvdma's emulated DART",
+		cfg.no_gpu || firmware_boot() ? "emulated NVMe and e1000e managed by pvdma's"
+		" emulated DART" : "emulated NVMe, e1000e and virtio-gpu managed by pvdma's"
+		" emulated DART",
 		cfg.log ? "console in the log" : "console on this terminal");
 	{
 		/* QEMU's stdio console changes the terminal's modes; a killed QEMU cannot

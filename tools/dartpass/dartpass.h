@@ -46,6 +46,7 @@ int dp_parse_size(const char *s, uint64_t *out);
 
 extern const struct dp_cmd dp_cmd_sim, dp_cmd_gen, dp_cmd_provider;
 extern const struct dp_cmd dp_cmd_run, dp_cmd_status, dp_cmd_doctor, dp_cmd_list_devices;
+extern const struct dp_cmd dp_cmd_image;
 
 /*
  * QMP client (qmp.c), for run and status: a Unix stream socket, one JSON object a

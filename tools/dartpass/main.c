@@ -10,6 +10,7 @@ static const struct dp_cmd *const commands[] = {
 	&dp_cmd_status,
 	&dp_cmd_doctor,
 	&dp_cmd_list_devices,
+	&dp_cmd_image,
 	&dp_cmd_gen,
 	&dp_cmd_sim,
 #ifdef __linux__
