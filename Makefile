@@ -20,7 +20,7 @@ TOOL_SRCS := $(filter-out tools/dartpass/cmd-provider.c provider/linux/%,$(TOOL_
 TOOL_LDFLAGS :=
 endif
 
-.PHONY: unit qtest check qemu kernels tools provider-client
+.PHONY: unit qtest check qemu kernels tools provider-client dma-bench
 tools: $(B)/dartpass
 $(B)/dartpass: $(TOOL_SRCS) $(TOOL_HDRS) $(LIB_SRCS) $(LIB_HDRS)
 	@mkdir -p $(@D)
@@ -33,6 +33,13 @@ provider-client: $(B)/prov-client
 $(B)/prov-client: $(PC_SRCS) tests/provider/pc.h $(LIB_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -std=gnu11 -Wall -Wextra -Werror -static -Ilib -Iinclude -o $@ $(PC_SRCS)
+
+# The guest DMA microbenchmark's driver program (bench/dma.sh), static for the same
+# initramfs; its module is bench/dma/.
+dma-bench: $(B)/dma-bench
+$(B)/dma-bench: bench/dma-bench.c include/pvdma_bench.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -std=gnu11 -Wall -Wextra -Werror -static -Iinclude -o $@ $<
 
 unit: $(UNIT_TESTS)
 	@rc=0; for t in $(UNIT_TESTS); do echo "# $$t"; $$t || { echo "not ok - $$t exited $$?"; rc=1; }; done; exit $$rc
