@@ -31,48 +31,8 @@ mkdir -p build
 setup_log=build/demo-setup.log
 : >"$setup_log"
 
-# What a running step has got to: QEMU's build counts its own steps; the others say
-# what they do in their last log line.
-progress() {
-	case $1 in
-	qemu) tail -c 4096 build/qemu/ninja.log 2>/dev/null | tr '\r' '\n' |
-		grep -o '^\[[0-9]*/[0-9]*\]' | tail -n1 ;;
-	esac
-	tail -n1 "$setup_log" | cut -c1-60
-}
-
-# step NAME N WHAT CMD...: runs one set-up step, its output in the log, and shows its
-# progress: in place on a terminal, every 30 s otherwise.
-step() {
-	local name=$1 n=$2 what=$3 t0 pid rc=0 last=0 line
-	shift 3
-	t0=$(date +%s)
-	echo "== [$n/$steps] $what" >&2
-	"$@" >>"$setup_log" 2>&1 &
-	pid=$!
-	while kill -0 "$pid" 2>/dev/null; do
-		sleep 2
-		line="   $(( $(date +%s) - t0 ))s $(progress "$name" | paste -sd' ')"
-		if [ -t 2 ]; then
-			printf '\r%-78.78s' "$line" >&2
-		elif [ $(( $(date +%s) - last )) -ge 30 ]; then
-			echo "$line" >&2
-			last=$(date +%s)
-		fi
-	done
-	wait "$pid" || rc=$?
-	[ -t 2 ] && printf '\r%-78s\r' "" >&2
-	if [ "$rc" != 0 ]; then
-		tail -n 20 "$setup_log" >&2
-		echo "demo: $what failed (exit $rc); the whole log is $setup_log" >&2
-		exit 1
-	fi
-	echo "   done in $(( $(date +%s) - t0 ))s" >&2
-	if [ "$until" = "$name" ]; then
-		echo "demo: set up until '$name'; the log is $setup_log" >&2
-		exit 0
-	fi
-}
+step_log=$setup_log step_total=$steps step_until=$until step_who=demo
+. rig/steps.sh
 
 # The passthrough chain's report, from the nested test's console log and TAP lines.
 passthrough_demo() {

@@ -109,7 +109,10 @@ echo "nosuch=1" >"$dir/bad.conf"
 rc=$?
 check "config file: an unknown key is a usage error naming the line" eval '[ $rc = 2 ] && grep -q "bad.conf:1: not KEY=VALUE" "$dir/bad.err"'
 usage() { local want=$1; shift; "$dp" run --dry-run "$@" >/dev/null 2>"$dir/usage.err"; [ $? = 2 ] && grep -q -- "$want" "$dir/usage.err"; }
-check "usage: no kernel" usage "--kernel is required"
+"$dp" run --dry-run --arch=x86_64 --accel=tcg --run-dir=/r >"$dir/default.args" 2>/dev/null
+img=$("$dp" image path --arch=amd64)
+check "no --kernel or --image: the Debian image (dry run: its path, nothing built)" \
+	eval '[ -n "$img" ] && has "$dir/default.args" "file=$img,if=none,id=root,format=qcow2" && ! grep -q -- "^-kernel$" "$dir/default.args"'
 check "usage: --provider without --function" usage "go together" --kernel=/k --provider=/p
 check "usage: --disk with passthrough" usage "emulated set" --kernel=/k --provider=/p --function=0000:01:00.0 --disk=/d
 check "usage: bad --arch" usage "x86_64 or aarch64" --kernel=/k --arch=riscv64

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include "dartpass.h"
 
@@ -149,6 +150,47 @@ static int image(int argc, char **argv)
 	execvp("bash", (char **)av);
 	fprintf(stderr, "dartpass image: cannot run bash %s: %s\n", script, strerror(errno));
 	return 4;
+}
+
+int dp_image_default(const char *arch, bool build, char *path, size_t size)
+{
+	char *argv[] = { build ? "build" : "path", NULL }, *nl;
+	size_t len = 0;
+	int fds[2], status;
+	ssize_t n;
+	pid_t pid;
+
+	if (pipe(fds))
+		return -1;
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return -1;
+	}
+	if (!pid) {
+		/* The child becomes `dartpass image build|path --arch=ARCH`, defaults else. */
+		close(fds[0]);
+		if (dup2(fds[1], STDOUT_FILENO) < 0)
+			_exit(4);
+		icfg.arch = arch;
+		_exit(image(1, argv));
+	}
+	close(fds[1]);
+	while (len + 1 < size && (n = read(fds[0], path + len, size - 1 - len)) > 0)
+		len += n;
+	close(fds[0]);
+	path[len] = 0;
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status))
+		return -1;
+	/* The script prints the image's path as its last line. */
+	while (len && path[len - 1] == '\n')
+		path[--len] = 0;
+	nl = strrchr(path, '\n');
+	if (nl)
+		memmove(path, nl + 1, strlen(nl + 1) + 1);
+	return *path ? 0 : -1;
 }
 
 const struct dp_cmd dp_cmd_image = {

@@ -70,7 +70,8 @@ static const struct dp_opt opts[] = {
 	  " host's)" },
 	{ "qemu", DP_OPT_STR, &cfg.qemu,
 	  "QEMU binary (default: build/qemu/qemu-system-ARCH beside dartpass)" },
-	{ "kernel", DP_OPT_STR, &cfg.kernel, "guest kernel image (required without --image)" },
+	{ "kernel", DP_OPT_STR, &cfg.kernel, "guest kernel image (without it and --image: the"
+	  " Debian image of dartpass image build, built on first use)" },
 	{ "initrd", DP_OPT_STR, &cfg.initrd, "guest initramfs" },
 	{ "image", DP_OPT_STR, &cfg.image, "a disk image (qcow2 by its name, else raw; dartpass"
 	  " image build) on virtio-blk, booted by UEFI firmware unless --kernel is given; a"
@@ -698,9 +699,18 @@ static int run(int argc, char **argv)
 		return 2;
 	}
 	if (!cfg.kernel && !cfg.image) {
-		fprintf(stderr, "dartpass run: --kernel is required (or --image: a disk image"
-			" booted by its own kernel)\n");
-		return 2;
+		/* The default guest: dartpass's Debian image, built on first use. */
+		static char img[PATH_MAX];
+
+		if (!cfg.dry_run)
+			fprintf(stderr, "dartpass run: no --kernel or --image: the Debian image"
+				" (dartpass image build; built once, then cached)\n");
+		if (dp_image_default(arch, !cfg.dry_run, img, sizeof(img))) {
+			fprintf(stderr, "dartpass run: no image to boot (dartpass image build"
+				" failed: above)\n");
+			return 4;
+		}
+		cfg.image = img;
 	}
 	if (!cfg.kernel && (cfg.initrd || cfg.append || cfg.policy)) {
 		fprintf(stderr, "dartpass run: --initrd, --append and --policy need --kernel (an"

@@ -49,6 +49,13 @@ extern const struct dp_cmd dp_cmd_run, dp_cmd_status, dp_cmd_doctor, dp_cmd_list
 extern const struct dp_cmd dp_cmd_image;
 
 /*
+ * The default image for arch (x86_64/aarch64 or amd64/arm64): its path once built
+ * (build: building it first if it is not cached, progress on stderr) or where it would
+ * be (!build). 0, or -1 when the build failed or could not start (said on stderr).
+ */
+int dp_image_default(const char *arch, bool build, char *path, size_t size);
+
+/*
  * QMP client (qmp.c), for run and status: a Unix stream socket, one JSON object a
  * line. Events read while waiting for a reply are noted in the connection (the last
  * SHUTDOWN's reason, GUEST_PANICKED).
