@@ -436,6 +436,18 @@ pv_live() {
 	qmp '{"execute":"qom-get","arguments":{"path":"/machine/peripheral/pv","property":"live-mappings"}}' |
 		sed -n 's/.*"return": *\([0-9]*\).*/\1/p'
 }
+# pv_reset: a machine reset (-no-reboot would make it a shutdown) from a stop; waits
+# until it has happened (in QEMU's main loop, shortly after the command returns: the
+# stop becomes "prelaunch") and pvdma's host mappings are gone; their count in live.
+pv_reset() {
+	qmp '{"execute":"set-action","arguments":{"reboot":"reset"}}' >/dev/null
+	qmp '{"execute":"system_reset"}' >/dev/null
+	for _ in 1 2 3 4 5; do
+		live=$(pv_live)
+		[ "$live" = 0 ] && ! [[ $(qmp '{"execute":"query-status"}') == *'"shutdown"'* ]] && break
+		sleep 1
+	done
+}
 
 # The guest's console input: the runner answers the guest's requests there.
 fifo=$out/$tname.in
@@ -480,16 +492,9 @@ if [ -n "$pvdma" ]; then
 		else
 			echo "DP-INFO host live mappings when boot $boot stopped (QMP): $live" >>"$between"
 		fi
-		# A reset from the stop leaves it for "prelaunch", then the next boot may start.
-		# Guest resets stay resets until that boot's /init runs: SeaBIOS, finding itself
-		# already initialized, resets the machine once more.
-		qmp '{"execute":"set-action","arguments":{"reboot":"reset"}}' >/dev/null
-		qmp '{"execute":"system_reset"}' >/dev/null
-		for _ in 1 2 3 4 5; do
-			live=$(pv_live)
-			[ "$live" = 0 ] && ! [[ $(qmp '{"execute":"query-status"}') == *'"shutdown"'* ]] && break
-			sleep 1
-		done
+		# Guest resets stay resets until the next boot's /init runs: SeaBIOS, finding
+		# itself already initialized, resets the machine once more.
+		pv_reset
 		[ "$live" = 0 ] && r=ok || r="not ok"
 		echo "DP-TEST $r the reset after boot $boot leaves no live host mappings (QMP: $live)" >>"$between"
 		qmp '{"execute":"cont"}' >/dev/null
@@ -510,15 +515,7 @@ if [ -n "$pvdma" ]; then
 		else
 			echo "DP-INFO host live mappings after the guest stopped (QMP): $live" >>"$log"
 		fi
-		# -no-reboot turns a reset into a shutdown; this one must really reset.
-		qmp '{"execute":"set-action","arguments":{"reboot":"reset"}}' >/dev/null
-		qmp '{"execute":"system_reset"}' >/dev/null
-		# The reset happens in QEMU's main loop, shortly after the command returns.
-		for _ in 1 2 3 4 5; do
-			live=$(pv_live)
-			[ "$live" = 0 ] && break
-			sleep 1
-		done
+		pv_reset
 		[ "$live" = 0 ] && r=ok || r="not ok"
 		echo "DP-TEST $r a reset (reboot) leaves no live host mappings (QMP: $live)" >>"$log"
 		qmp '{"execute":"quit"}' >/dev/null

@@ -17,10 +17,7 @@ qga=$top/tests/tools/qga.py
 dir=$top/build/image-test
 rm -rf "$dir" && mkdir -p "$dir"
 make -s -C "$top" tools || { echo "not ok - dartpass builds"; exit 1; }
-fails=0
-ok() { echo "ok - $*"; }
-nok() { echo "not ok - $*"; fails=$((fails + 1)); }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else nok "$what"; fi; }
+. "$top/tests/tools/tap.sh"
 
 "$dp" image --help >"$dir/help"
 missing=$(while IFS= read -r l; do grep -qxF -- "$l" "$top/docs/launcher.md" || echo "$l"; done <"$dir/help")

@@ -18,10 +18,7 @@ dp=$top/build/dartpass
 dir=$top/build/launcher-test
 rm -rf "$dir" && mkdir -p "$dir"
 make -s -C "$top" tools || { echo "not ok - dartpass builds"; exit 1; }
-fails=0
-ok() { echo "ok - $*"; }
-nok() { echo "not ok - $*"; fails=$((fails + 1)); }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else nok "$what"; fi; }
+. "$top/tests/tools/tap.sh"
 # has FILE LINE...: every LINE is a whole line of FILE
 has() { local f=$1 l; shift; for l in "$@"; do grep -qxF -- "$l" "$f" || { echo "# missing: $l"; return 1; }; done; }
 # hasnt FILE PATTERN: no line matches
