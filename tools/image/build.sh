@@ -37,10 +37,11 @@ size_b=$(numfmt --from=iec "$size" 2>/dev/null) || { echo "image: --size: not a 
 cache=${cache:-$top/build/image}
 
 # Kept small: every package is unpacked (and for arm64 configured under qemu-user) at
-# build time and started at boot. linux-headers pulls gcc and make for DKMS.
+# build time and started at boot. linux-headers pulls gcc and make for DKMS; dbus lets
+# systemctl reach systemd (poweroff without complaints); pciutils, lspci.
 pkgs=(linux-image-$arch linux-headers-$arch dkms initramfs-tools systemd-sysv udev
 	systemd-boot systemd-boot-efi systemd-repart login passwd qemu-guest-agent kmod
-	ca-certificates)
+	ca-certificates dbus pciutils)
 ver=$(git -C "$top" describe --always --dirty 2>/dev/null || echo 0)
 # The module's version in the package: the DKMS tree is /usr/src/pvdma-0.1.
 modver=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' "$top/guest/dkms.conf")
