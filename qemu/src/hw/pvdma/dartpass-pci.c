@@ -888,7 +888,10 @@ static void dartpass_pci_provider_lost(Notifier *n, void *opaque)
     if (null >= 0 && vbasedev->region_fds) {
         for (i = 0; i < vbasedev->num_initial_regions; i++) {
             if (vbasedev->region_fds[i] >= 0) {
-                dup3(null, vbasedev->region_fds[i], O_CLOEXEC);
+                /* dup2, not dup3: macOS has no dup3. */
+                if (dup2(null, vbasedev->region_fds[i]) >= 0) {
+                    qemu_set_cloexec(vbasedev->region_fds[i]);
+                }
             }
         }
     }
