@@ -46,7 +46,7 @@ unit: $(UNIT_TESTS)
 
 $(B)/unit/%: tests/unit/%.c $(LIB_SRCS) $(LIB_HDRS) tests/unit/dp_test.h
 	@mkdir -p $(@D)
-	$(CC) $(DP_CFLAGS) -o $@ $< $(LIB_SRCS)
+	$(CC) $(DP_CFLAGS) -pthread -o $@ $< $(LIB_SRCS)
 
 qtest:
 	QEMU_EXTRA_TARGETS=tests/qtest/pvdma-test bash qemu/build.sh

@@ -21,7 +21,7 @@ mkdir -p "$out"
 make -s -C "$top" dma-bench
 
 guest() {
-	local policy=$1 n=$2 hold=$3
+	local name=$1 params=$2 n=$3 hold=$4
 	cat <<GUEST
 #@ kmod-src: bench/dma
 #@ bin: build/dma-bench
@@ -29,7 +29,7 @@ guest() {
 #@ qemu: -device pcie-root-port,id=rp1,chassis=1 -device pvdma-pci,id=pv,managed-bus=rp1
 #@ qemu: -netdev user,id=n0 -device e1000e,bus=rp1,netdev=n0,romfile=
 #@ timeout: 900
-dp_check "insmod pvdma policy=$policy" insmod /dp/mod/pvdma.ko policy=$policy
+dp_check "insmod pvdma $params" insmod /dp/mod/pvdma.ko $params
 dp_check "insmod pvdma_bench" insmod /dp/mod/pvdma_bench.ko
 nic=\$(dp_pci_find 8086:10d3)
 echo pvdma_bench >/sys/bus/pci/devices/\$nic/driver_override
@@ -41,29 +41,32 @@ for size in 4096 65536 2097152; do
 	for t in 1 2 4; do
 		before=\$(trips)
 		line=\$(/dp/bin/dma-bench \$t \$size $n $hold) || line="failed \$line"
-		echo "BENCH policy=$policy \$line round_trips=\$((\$(trips) - before))"
+		echo "BENCH policy=$name \$line round_trips=\$((\$(trips) - before))"
 	done
 done
 GUEST
 }
 
-for run in "adaptive $ops hold" "exact $((ops / 10))"; do
-	set -- $run
-	guest "$1" "$2" "${3:-}" >"$out/dma-$1.sh"
-	bash "$top/rig/guest-run.sh" "$kernel" "$out/dma-$1.sh" >&2
+# name, module parameters, ops per thread, hold
+runs=("adaptive|policy=adaptive|$ops|hold" "serialized|policy=adaptive hit_path=0|$ops|hold"
+      "exact|policy=exact|$((ops / 10))|")
+for run in "${runs[@]}"; do
+	IFS='|' read -r name params n hold <<<"$run"
+	guest "$name" "$params" "$n" "$hold" >"$out/dma-$name.sh"
+	bash "$top/rig/guest-run.sh" "$kernel" "$out/dma-$name.sh" >&2
 done
 
 echo "# $(nproc) host cores, 4 vCPUs (TCG); ns per map+unmap pair; exit cost: trips/op"
 echo "# times 2 to 7 us per exit to the VMM on hardware (docs/benchmarks.md)"
-printf '%-9s %8s %7s %10s %10s %10s %9s %13s\n' policy size threads system thread slowest \
+printf '%-10s %8s %7s %10s %10s %10s %9s %13s\n' policy size threads system thread slowest \
 	trips/op "exit cost us"
-for p in adaptive exact; do
+for p in adaptive serialized exact; do
 	tr -d '\r' <"$top/build/guest/$kernel/dma-$p.log" | grep '^BENCH ' |
 		sed 's/^BENCH //' | awk '{
 		for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
-		if ($0 ~ /failed/) { printf "%-9s %8s %7s failed\n", v["policy"], v["size"], v["threads"]; next }
+		if ($0 ~ /failed/) { printf "%-10s %8s %7s failed\n", v["policy"], v["size"], v["threads"]; next }
 		t = v["round_trips"] / (v["ops"] * v["threads"])
-		printf "%-9s %8s %7s %10.0f %10.0f %10.0f %9.3f %6.1f-%-6.1f\n", v["policy"], v["size"],
+		printf "%-10s %8s %7s %10.0f %10.0f %10.0f %9.3f %6.1f-%-6.1f\n", v["policy"], v["size"],
 			v["threads"], v["system_ns_per_op"], v["thread_ns_per_op"],
 			v["slowest_thread_ns_per_op"], t, 2 * t, 7 * t
 	}'

@@ -38,19 +38,34 @@ struct pvdma {
 	struct dentry *debugfs;
 
 	/*
-	 * Protects everything below: the mapper's trees, the batch page and the doorbell,
-	 * the trace ring. Raw and irqsave because drivers map from any context, including
-	 * hard interrupts; held only for O(log n) work and one doorbell per host call.
+	 * The mapper's lock, split by CPU so that hits scale: a hit (dp_mapper_map_hit(),
+	 * dp_mapper_unmap_hit(), lookups) holds its own CPU's cpus->lock; everything else
+	 * holds lock and then every CPU's (pvdma_lock()), so no hit runs and the hits'
+	 * counts are folded exactly before any decision. Together they protect the mapper,
+	 * the batch page and the doorbell, and the counters below. Raw and irqsave because
+	 * drivers map from any context, including hard interrupts; held only for O(log n)
+	 * work and, whole, one doorbell per host call.
 	 */
 	raw_spinlock_t lock;
+	struct pvdma_cpu __percpu *cpus;
+	bool hit_path;			/* module parameter hit_path */
 	struct dp_mapper mapper;
 	struct pvdma_batch *batch;	/* PVDMA_BATCH_BYTES, page aligned */
 	dma_addr_t batch_dma;
 	u64 doorbells;			/* host round trips */
 	u64 map_errors, bad_unmaps;
 	struct dp_trace_rec *trace;	/* ring of PVDMA_TRACE_LEN, or NULL */
-	u64 trace_next;
+	atomic64_t trace_next;		/* hits on every CPU record */
 };
+
+struct pvdma_cpu {
+	raw_spinlock_t lock;		/* this CPU's hits; see pvdma->lock */
+	struct dp_map_delta delta;	/* what they changed in the mapper's stats */
+};
+
+/* The whole mapper lock (no hit runs meanwhile); irqsave. */
+void pvdma_lock(struct pvdma *pv, unsigned long *flags);
+void pvdma_unlock(struct pvdma *pv, unsigned long flags);
 
 /* The DMA API keeps a device's cache coherence in dev->dma_coherent on these arches. */
 #if defined(CONFIG_ARCH_HAS_SYNC_DMA_FOR_DEVICE) || defined(CONFIG_ARCH_HAS_SYNC_DMA_FOR_CPU) || \

@@ -2,8 +2,9 @@
 /*
  * dma_map_ops of the managed functions: every map becomes a reference to a host
  * mapping chosen by the coalescing mapper, every bus address is one the host chose.
- * Everything runs under pvdma->lock with interrupts off and never sleeps, so drivers
- * may map from any context; a host refusal is DMA_MAPPING_ERROR, never a panic.
+ * A map or unmap that is a hit takes only its CPU's lock; the rest take the whole lock
+ * (pvdma_lock()). Both run with interrupts off and never sleep, so drivers may map
+ * from any context; a host refusal is DMA_MAPPING_ERROR, never a panic.
  *
  * Allocation and cache maintenance go through two private platform devices that use
  * the kernel's direct mapping (bus address == physical address), one coherent and one
@@ -40,6 +41,45 @@ int pvdma_status_to_errno(int status)
 	}
 }
 
+void pvdma_lock(struct pvdma *pv, unsigned long *flags)
+{
+	int cpu;
+
+	raw_spin_lock_irqsave(&pv->lock, *flags);
+	for_each_possible_cpu(cpu) {
+		struct pvdma_cpu *c = per_cpu_ptr(pv->cpus, cpu);
+
+		raw_spin_lock_nest_lock(&c->lock, &pv->lock);
+		dp_mapper_fold(&pv->mapper, &c->delta);
+	}
+}
+
+void pvdma_unlock(struct pvdma *pv, unsigned long flags)
+{
+	int cpu;
+
+	for_each_possible_cpu(cpu)
+		raw_spin_unlock(&per_cpu_ptr(pv->cpus, cpu)->lock);
+	raw_spin_unlock_irqrestore(&pv->lock, flags);
+}
+
+/* This CPU's share of the lock: hits and lookups only. */
+static struct pvdma_cpu *pvdma_hit_lock(struct pvdma *pv, unsigned long *flags)
+{
+	struct pvdma_cpu *c;
+
+	local_irq_save(*flags);
+	c = this_cpu_ptr(pv->cpus);
+	raw_spin_lock(&c->lock);
+	return c;
+}
+
+static void pvdma_hit_unlock(struct pvdma_cpu *c, unsigned long flags)
+{
+	raw_spin_unlock(&c->lock);
+	local_irq_restore(flags);
+}
+
 /* Rings the doorbell for the first n entries of the batch; returns the batch status. */
 static u32 pvdma_ring(struct pvdma *pv, u32 n)
 {
@@ -62,8 +102,8 @@ static u32 pvdma_ring(struct pvdma *pv, u32 n)
 
 /*
  * The mapper's host: a list of requests in as few doorbells as the batch holds (one
- * for any scatterlist that needs up to max_batch host mappings). Called with pv->lock
- * held. A host that maps a range only in part (the emulated DART never does) gets
+ * for any scatterlist that needs up to max_batch host mappings). Called under
+ * pvdma_lock(). A host that maps a range only in part (the emulated DART never does) gets
  * that part back and the request fails: each host mapping needs one bus range.
  */
 static void pvdma_host_submit(void *host, struct dp_host_req *r)
@@ -115,7 +155,8 @@ static void pvdma_trace(struct pvdma *pv, struct device *dev, char op, u64 pa, u
 {
 	if (!pv->trace)
 		return;
-	pv->trace[pv->trace_next++ & (PVDMA_TRACE_LEN - 1)] = (struct dp_trace_rec){
+	pv->trace[(atomic64_inc_return(&pv->trace_next) - 1) & (PVDMA_TRACE_LEN - 1)] =
+		(struct dp_trace_rec){
 		.t_ns = ktime_get_ns(), .op = op, .pa = pa, .len = len, .perm = perm,
 		.dev = pvdma_rid(to_pci_dev(dev)) & 0xffff,
 	};
@@ -212,7 +253,7 @@ int pvdma_shadows_create(struct pvdma *pv)
 	return 0;
 }
 
-/* Releases one buffer in the open batch, with pv->lock held; returns its address. */
+/* Releases one buffer in the open batch, under pvdma_lock(); returns its address. */
 static u64 pvdma_unmap_locked(struct pvdma *pv, struct device *dev, dma_addr_t addr,
 			      size_t size, unsigned int perm)
 {
@@ -232,17 +273,26 @@ static dma_addr_t pvdma_map(struct device *dev, phys_addr_t phys, size_t size,
 {
 	struct pvdma *pv = pvdma_dev;
 	unsigned int perm = pvdma_perm(dir);
+	int ret = PVDMA_S_OK;
+	struct pvdma_cpu *c;
 	unsigned long flags;
+	bool hit;
 	u64 iova;
-	int ret;
 
-	raw_spin_lock_irqsave(&pv->lock, flags);
-	ret = dp_mapper_map(&pv->mapper, phys, size, perm, &iova);
-	if (ret == PVDMA_S_OK)
+	c = pvdma_hit_lock(pv, &flags);
+	hit = pv->hit_path && dp_mapper_map_hit(&pv->mapper, phys, size, perm, &c->delta, &iova);
+	if (hit)
 		pvdma_trace(pv, dev, 'M', phys, size, perm);
-	else
-		pv->map_errors++;
-	raw_spin_unlock_irqrestore(&pv->lock, flags);
+	pvdma_hit_unlock(c, flags);
+	if (!hit) {
+		pvdma_lock(pv, &flags);
+		ret = dp_mapper_map(&pv->mapper, phys, size, perm, &iova);
+		if (ret == PVDMA_S_OK)
+			pvdma_trace(pv, dev, 'M', phys, size, perm);
+		else
+			pv->map_errors++;
+		pvdma_unlock(pv, flags);
+	}
 	if (ret != PVDMA_S_OK) {
 		dev_err_ratelimited(dev, "pvdma: cannot map %zu bytes (host status %d)\n",
 				    size, ret);
@@ -258,14 +308,23 @@ static u64 pvdma_unmap(struct device *dev, dma_addr_t addr, size_t size,
 		       enum dma_data_direction dir, unsigned long attrs)
 {
 	struct pvdma *pv = pvdma_dev;
+	struct pvdma_cpu *c;
 	unsigned long flags;
+	bool hit;
 	u64 pa;
 
-	raw_spin_lock_irqsave(&pv->lock, flags);
-	dp_mapper_batch_begin(&pv->mapper);
-	pa = pvdma_unmap_locked(pv, dev, addr, size, pvdma_perm(dir));
-	dp_mapper_batch_end(&pv->mapper);
-	raw_spin_unlock_irqrestore(&pv->lock, flags);
+	c = pvdma_hit_lock(pv, &flags);
+	hit = pv->hit_path && dp_mapper_unmap_hit(&pv->mapper, addr, size, &c->delta, &pa);
+	if (hit)
+		pvdma_trace(pv, dev, 'U', pa, size, pvdma_perm(dir));
+	pvdma_hit_unlock(c, flags);
+	if (!hit) {
+		pvdma_lock(pv, &flags);
+		dp_mapper_batch_begin(&pv->mapper);
+		pa = pvdma_unmap_locked(pv, dev, addr, size, pvdma_perm(dir));
+		dp_mapper_batch_end(&pv->mapper);
+		pvdma_unlock(pv, flags);
+	}
 	/* The driver still owns the buffer; the host mapping was all that went. */
 	if (pa != U64_MAX && !(attrs & DMA_ATTR_SKIP_CPU_SYNC))
 		pvdma_sync(dev, pa, size, dir, false);
@@ -276,12 +335,13 @@ static u64 pvdma_unmap(struct device *dev, dma_addr_t addr, size_t size,
 static u64 pvdma_phys(dma_addr_t addr)
 {
 	struct pvdma *pv = pvdma_dev;
+	struct pvdma_cpu *c;
 	unsigned long flags;
 	u64 pa;
 
-	raw_spin_lock_irqsave(&pv->lock, flags);
+	c = pvdma_hit_lock(pv, &flags);
 	pa = dp_mapper_phys(&pv->mapper, addr);
-	raw_spin_unlock_irqrestore(&pv->lock, flags);
+	pvdma_hit_unlock(c, flags);
 	return pa;
 }
 
@@ -323,7 +383,7 @@ static int pvdma_map_sg(struct device *dev, struct scatterlist *sgl, int nents,
 	struct dp_hmap *h;
 	int i, ret;
 
-	raw_spin_lock_irqsave(&pv->lock, flags);
+	pvdma_lock(pv, &flags);
 	dp_mapper_batch_begin(&pv->mapper);
 	for_each_sg(sgl, s, nents, i) {
 		if (dp_mapper_batch_map(&pv->mapper, sg_phys(s), s->length, perm, &h))
@@ -342,7 +402,7 @@ static int pvdma_map_sg(struct device *dev, struct scatterlist *sgl, int nents,
 	} else {
 		pv->map_errors++;
 	}
-	raw_spin_unlock_irqrestore(&pv->lock, flags);
+	pvdma_unlock(pv, flags);
 	if (ret != PVDMA_S_OK) {
 		dev_err_ratelimited(dev, "pvdma: cannot map a %d-entry list (host status %d)\n",
 				    nents, ret);
@@ -361,12 +421,12 @@ static void pvdma_unmap_sg(struct device *dev, struct scatterlist *sgl, int nent
 	unsigned long flags;
 	int i;
 
-	raw_spin_lock_irqsave(&pv->lock, flags);
+	pvdma_lock(pv, &flags);
 	dp_mapper_batch_begin(&pv->mapper);
 	for_each_sg(sgl, s, nents, i)
 		pvdma_unmap_locked(pv, dev, sg_dma_address(s), sg_dma_len(s), pvdma_perm(dir));
 	dp_mapper_batch_end(&pv->mapper);
-	raw_spin_unlock_irqrestore(&pv->lock, flags);
+	pvdma_unlock(pv, flags);
 	if (!(attrs & DMA_ATTR_SKIP_CPU_SYNC))
 		pvdma_sync_sgl(dev, sgl, nents, dir, false);
 }

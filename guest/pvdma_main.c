@@ -26,6 +26,10 @@ MODULE_PARM_DESC(slop_share, "adaptive: percent of the free host bytes windows m
 static bool rebind = true;
 module_param(rebind, bool, 0444);
 MODULE_PARM_DESC(rebind, "rebind managed functions whose driver bound before pvdma (default on)");
+static bool hit_path = true;
+module_param(hit_path, bool, 0444);
+MODULE_PARM_DESC(hit_path, "serve hits under their CPU's share of the lock (default on; off: every "
+		 "map takes the whole lock, which bench/dma.sh compares)");
 static bool trace;
 module_param(trace, bool, 0444);
 MODULE_PARM_DESC(trace, "record the last 65536 maps/unmaps in debugfs pvdma/*/trace");
@@ -123,12 +127,12 @@ static int pvdma_stats_show(struct seq_file *m, void *unused)
 	u64 doorbells, map_errors, bad_unmaps;
 	unsigned long flags;
 
-	raw_spin_lock_irqsave(&pv->lock, flags);
+	pvdma_lock(pv, &flags);
 	st = pv->mapper.stats;
 	doorbells = pv->doorbells;
 	map_errors = pv->map_errors;
 	bad_unmaps = pv->bad_unmaps;
-	raw_spin_unlock_irqrestore(&pv->lock, flags);
+	pvdma_unlock(pv, flags);
 	seq_printf(m, "policy %s\nslop_share %u\nlive_mappings %llu\npeak_mappings %llu\nlive_bytes %llu\n"
 		   "peak_bytes %llu\nidle_mappings %llu\nbuffers %llu\nmaps %llu\nunmaps %llu\n"
 		   "hits %llu\nhost_maps %llu\nhost_unmaps %llu\nround_trips %llu\n"
@@ -158,12 +162,12 @@ static int pvdma_trace_show(struct seq_file *m, void *unused)
 	copy = vmalloc(array_size(PVDMA_TRACE_LEN, sizeof(*copy)));
 	if (!copy)
 		return -ENOMEM;
-	raw_spin_lock_irqsave(&pv->lock, flags);
-	n = min_t(u64, pv->trace_next, PVDMA_TRACE_LEN);
-	first = pv->trace_next - n;
+	pvdma_lock(pv, &flags);
+	n = min_t(u64, atomic64_read(&pv->trace_next), PVDMA_TRACE_LEN);
+	first = atomic64_read(&pv->trace_next) - n;
 	for (i = 0; i < n; i++)
 		copy[i] = pv->trace[(first + i) & (PVDMA_TRACE_LEN - 1)];
-	raw_spin_unlock_irqrestore(&pv->lock, flags);
+	pvdma_unlock(pv, flags);
 	for (i = 0; i < n; i++) {
 		dp_trace_format(line, sizeof(line), &copy[i]);
 		seq_puts(m, line);
@@ -247,7 +251,7 @@ static int pvdma_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 {
 	struct dp_map_config mc = { .window_shift = 18, .slop_share = slop_share };
 	struct pvdma *pv;
-	int ret;
+	int ret, cpu;
 
 	if (pvdma_dev) {
 		dev_err(&pdev->dev, "only one pvdma device is supported\n");
@@ -262,7 +266,13 @@ static int pvdma_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	if (!pv)
 		return -ENOMEM;
 	pv->pdev = pdev;
+	pv->hit_path = hit_path;
 	raw_spin_lock_init(&pv->lock);
+	pv->cpus = devm_alloc_percpu(&pdev->dev, struct pvdma_cpu);
+	if (!pv->cpus)
+		return -ENOMEM;
+	for_each_possible_cpu(cpu)
+		raw_spin_lock_init(&per_cpu_ptr(pv->cpus, cpu)->lock);
 	ret = pcim_enable_device(pdev);
 	if (ret)
 		return ret;
@@ -345,9 +355,9 @@ static void pvdma_remove(struct pci_dev *pdev)
 	pvdma_tso_disable(pv);
 	bus_unregister_notifier(&pci_bus_type, &pvdma_bus_nb);
 	debugfs_remove_recursive(pv->debugfs);
-	raw_spin_lock_irqsave(&pv->lock, flags);
+	pvdma_lock(pv, &flags);
 	dp_mapper_destroy(&pv->mapper);
-	raw_spin_unlock_irqrestore(&pv->lock, flags);
+	pvdma_unlock(pv, flags);
 	pvdma_shadows_destroy(pv);
 	pvdma_dev = NULL;
 	/* Disabling drops whatever the host still holds for this guest. */

@@ -23,6 +23,9 @@
 #define dp_zalloc_setup(sz)	kzalloc((sz), GFP_KERNEL)
 #define dp_free(p)	kfree(p)
 #define DP_ASSERT(c)	WARN_ON_ONCE(!(c))
+/* The mapper's hit path runs on several CPUs at once (dp_mapper_map_hit()). */
+#define DP_READ_ONCE(x)	READ_ONCE(x)
+#define dp_cmpxchg(p, old, new)	cmpxchg((p), (old), (new))
 #elif defined(DP_DRIVERKIT)
 /* The macOS driver (provider/macos/): DriverKit's libc, and a fault in the log. */
 #include <stdbool.h>
@@ -48,6 +51,18 @@
 #define dp_zalloc_setup(sz)	calloc(1, (sz))
 #define dp_free(p)	free(p)
 #define DP_ASSERT(c)	assert(c)
+#endif
+
+#if !defined(__KERNEL__)
+/* As the kernel's READ_ONCE() and cmpxchg(): the value found at p, stored if old. */
+#define DP_READ_ONCE(x)	__atomic_load_n(&(x), __ATOMIC_RELAXED)
+#define dp_cmpxchg(p, old, new) \
+	({ \
+		__typeof__(*(p)) dp_old_ = (old); \
+		__atomic_compare_exchange_n((p), &dp_old_, (new), false, __ATOMIC_SEQ_CST, \
+					    __ATOMIC_SEQ_CST); \
+		dp_old_; \
+	})
 #endif
 
 #define dp_container_of(ptr, type, member) \

@@ -77,17 +77,33 @@ static uint64_t pages(const struct dp_mapper *m, uint64_t pa, uint64_t len)
 	return DP_ALIGN_UP(pa + len, granule(m)) - DP_ALIGN_DOWN(pa, granule(m));
 }
 
+static uint64_t slop_of(uint64_t size, uint64_t used)
+{
+	return size > used ? size - used : 0;
+}
+
 static uint64_t hmap_slop(const struct dp_hmap *h)
 {
-	return h->size > h->used ? h->size - h->used : 0;
+	return slop_of(h->size, h->used);
+}
+
+/*
+ * Changes h->used by delta; returns the change in h's slop. Atomic, because hits on
+ * other CPUs may change the same mapping's use at the same time.
+ */
+static int64_t hmap_used_add(struct dp_hmap *h, int64_t delta)
+{
+	uint64_t used = DP_READ_ONCE(h->used), seen;
+
+	while ((seen = dp_cmpxchg(&h->used, used, used + delta)) != used)
+		used = seen;
+	return (int64_t)(slop_of(h->size, used + delta) - slop_of(h->size, used));
 }
 
 /* Changes h->used by delta, keeping the total slop in step. */
 static void hmap_use(struct dp_mapper *m, struct dp_hmap *h, int64_t delta)
 {
-	m->stats.slop -= hmap_slop(h);
-	h->used += delta;
-	m->stats.slop += hmap_slop(h);
+	m->stats.slop += hmap_used_add(h, delta);
 }
 
 static void idle_unlink(struct dp_mapper *m, struct dp_hmap *h)
@@ -552,6 +568,21 @@ static int map_host(struct dp_mapper *m, uint64_t pa, uint64_t len, unsigned int
 	return hmap_create(m, DP_ALIGN_DOWN(pa, g), pages(m, pa, len), perm, false, out);
 }
 
+static bool map_args_ok(const struct dp_mapper *m, uint64_t pa, uint64_t len,
+			unsigned int perm)
+{
+	return len && perm && !(perm & ~(PVDMA_MAP_READ | PVDMA_MAP_WRITE)) && pa + len >= pa &&
+	       DP_ALIGN_UP(pa + len, granule(m)) >= pa;
+}
+
+/* The live host mapping a map of [pa, pa + len) would share; *below as shared_find's. */
+static struct dp_hmap *hit_find(const struct dp_mapper *m, uint64_t pa, uint64_t len,
+				unsigned int perm, struct dp_hmap **below)
+{
+	*below = m->cfg.policy == DP_POLICY_EXACT ? NULL : window_below(m, pa);
+	return shared_find(m, pa, len, perm, *below);
+}
+
 /* Marks the open batch failed; its buffers are undone at dp_mapper_batch_end(). */
 static int batch_fail(struct dp_mapper *m, int status)
 {
@@ -572,11 +603,9 @@ int dp_mapper_batch_map(struct dp_mapper *m, uint64_t pa, uint64_t len, unsigned
 	st->maps++;
 	if (m->batch_status != PVDMA_S_OK)
 		return batch_fail(m, m->batch_status);
-	if (!len || !perm || (perm & ~(PVDMA_MAP_READ | PVDMA_MAP_WRITE)) ||
-	    pa + len < pa || DP_ALIGN_UP(pa + len, granule(m)) < pa)
+	if (!map_args_ok(m, pa, len, perm))
 		return batch_fail(m, PVDMA_S_INVALID);
-	below = m->cfg.policy == DP_POLICY_EXACT ? NULL : window_below(m, pa);
-	h = shared_find(m, pa, len, perm, below);
+	h = hit_find(m, pa, len, perm, &below);
 	if (h) {
 		st->hits++;
 		if (h->idle_next)
@@ -632,6 +661,12 @@ static struct dp_hmap *hmap_at(const struct dp_mapper *m, uint64_t iova)
 	return iova < h->iova + h->size ? h : NULL;
 }
 
+/* Where [iova, iova + len) lies in h, that a buffer mapped there may be unmapped. */
+static bool unmap_args_ok(const struct dp_hmap *h, uint64_t iova, uint64_t len)
+{
+	return h && len && iova + len >= iova && iova + len <= h->iova + h->size;
+}
+
 uint64_t dp_mapper_phys(const struct dp_mapper *m, uint64_t iova)
 {
 	const struct dp_hmap *h = hmap_at(m, iova);
@@ -646,8 +681,7 @@ int dp_mapper_batch_unmap(struct dp_mapper *m, uint64_t iova, uint64_t len)
 
 	DP_ASSERT(m->batching);
 	st->unmaps++;
-	if (!h || !len || iova + len < iova || iova + len > h->iova + h->size ||
-	    h->refs <= h->batch_refs)
+	if (!unmap_args_ok(h, iova, len) || h->refs <= h->batch_refs)
 		return PVDMA_S_NOT_FOUND;
 	h->refs--;
 	hmap_use(m, h, -(int64_t)pages(m, h->pa + (iova - h->iova), len));
@@ -675,4 +709,72 @@ int dp_mapper_unmap(struct dp_mapper *m, uint64_t iova, uint64_t len)
 	ret = dp_mapper_batch_unmap(m, iova, len);
 	dp_mapper_batch_end(m);
 	return ret;
+}
+
+/*
+ * The hit path: what dp_mapper_batch_map() and dp_mapper_batch_unmap() do for a hit on
+ * a busy mapping, with references taken and dropped by cmpxchg. Under the caller's
+ * locking no serialized call runs meanwhile, so the trees and every other field are
+ * still; only refs and used are shared with other CPUs' hits. A busy mapping stays busy
+ * (refs > 0) because hits never drop a last reference.
+ */
+bool dp_mapper_map_hit(const struct dp_mapper *m, uint64_t pa, uint64_t len,
+		       unsigned int perm, struct dp_map_delta *d, uint64_t *iova)
+{
+	struct dp_hmap *h, *below;
+	uint32_t refs, seen;
+
+	DP_ASSERT(!m->batching);
+	if (!map_args_ok(m, pa, len, perm))
+		return false;
+	h = hit_find(m, pa, len, perm, &below);
+	if (!h)
+		return false;
+	for (refs = DP_READ_ONCE(h->refs); refs; refs = seen)
+		if ((seen = dp_cmpxchg(&h->refs, refs, refs + 1)) == refs)
+			break;
+	if (!refs)
+		return false;	/* idle: the serialized path takes it off the idle list */
+	d->slop += hmap_used_add(h, pages(m, pa, len));
+	d->maps++;
+	d->hits++;
+	d->buffers++;
+	d->buffer_bytes += len;
+	*iova = dp_hmap_iova(h, pa);
+	return true;
+}
+
+bool dp_mapper_unmap_hit(const struct dp_mapper *m, uint64_t iova, uint64_t len,
+			 struct dp_map_delta *d, uint64_t *pa)
+{
+	struct dp_hmap *h = hmap_at(m, iova);
+	uint32_t refs, seen;
+
+	DP_ASSERT(!m->batching);
+	if (!unmap_args_ok(h, iova, len))
+		return false;
+	for (refs = DP_READ_ONCE(h->refs); refs > 1; refs = seen)
+		if ((seen = dp_cmpxchg(&h->refs, refs, refs - 1)) == refs)
+			break;
+	if (refs <= 1)
+		return false;	/* the last reference: the mapping goes idle or away */
+	*pa = h->pa + (iova - h->iova);
+	d->slop += hmap_used_add(h, -(int64_t)pages(m, *pa, len));
+	d->unmaps++;
+	d->buffers--;
+	d->buffer_bytes -= len;
+	return true;
+}
+
+void dp_mapper_fold(struct dp_mapper *m, struct dp_map_delta *d)
+{
+	struct dp_map_stats *st = &m->stats;
+
+	st->maps += d->maps;
+	st->unmaps += d->unmaps;
+	st->hits += d->hits;
+	st->buffers += d->buffers;
+	st->buffer_bytes += d->buffer_bytes;
+	st->slop += d->slop;
+	*d = (struct dp_map_delta){ 0 };
 }

@@ -29,8 +29,9 @@
  * (or released) in a single host call; a batch of maps succeeds or fails as a whole.
  * The mapper counts the host's caps itself and releases idle windows before it asks,
  * so the host refuses only what cannot fit. Errors are enum pvdma_status values; a
- * refusal leaves no trace. Calls must be serialized by the caller. Same source for
- * kernel and user space (dp_env.h).
+ * refusal leaves no trace. Calls must be serialized by the caller, except the hit path
+ * (dp_mapper_map_hit() and dp_mapper_unmap_hit()), which may run on several CPUs at
+ * once. Same source for kernel and user space (dp_env.h).
  */
 #ifndef DP_MAP_H
 #define DP_MAP_H
@@ -93,6 +94,14 @@ struct dp_map_config {
  */
 #define DP_SLOP_SHARE_DEFAULT	2
 
+/*
+ * What the hit path changed in dp_map_stats, kept per CPU by the caller and added to
+ * the stats by dp_mapper_fold() before any serialized call reads them.
+ */
+struct dp_map_delta {
+	int64_t maps, unmaps, hits, buffers, buffer_bytes, slop;
+};
+
 /* One host mapping. */
 struct dp_hmap {
 	struct dp_tree_node by_iova;	/* every host mapping; key: iova */
@@ -102,9 +111,10 @@ struct dp_hmap {
 	struct dp_host_req req;		/* the request creating or releasing it */
 	struct dp_hmap *batch_next;	/* mappings the open batch referenced */
 	uint64_t pa, iova, size;	/* page aligned */
-	uint64_t used;			/* bytes of buffers referencing it (pages) */
+	uint64_t used;			/* bytes of buffers referencing it (pages); cmpxchg */
 	uint64_t batch_used;		/* ... of which the open batch added */
-	uint32_t refs, batch_refs;
+	uint32_t refs;			/* buffers; changed by cmpxchg (the hit path) */
+	uint32_t batch_refs;
 	bool window;
 	bool pending;			/* the open batch creates it: no iova yet */
 	unsigned int perm;
@@ -180,6 +190,24 @@ int dp_mapper_batch_map(struct dp_mapper *m, uint64_t pa, uint64_t len, unsigned
 			struct dp_hmap **h);
 int dp_mapper_batch_unmap(struct dp_mapper *m, uint64_t iova, uint64_t len);
 int dp_mapper_batch_end(struct dp_mapper *m);
+
+/*
+ * The hit path. A map whose pages a busy host mapping already covers, and an unmap
+ * that leaves its host mapping busy, change nothing but that mapping's references and
+ * the counts in *d: no host call, no decision. These two functions do exactly that,
+ * and may run concurrently with each other but with no other call; they return false
+ * for anything else (a miss, an idle window, a last reference, invalid arguments),
+ * which the caller then passes to dp_mapper_map() or dp_mapper_unmap() once every
+ * CPU's *d is folded. The serialized calls serve hits the same way, so a simulator that
+ * calls only those decides exactly as a guest that takes the hit path first.
+ */
+bool dp_mapper_map_hit(const struct dp_mapper *m, uint64_t pa, uint64_t len,
+		       unsigned int perm, struct dp_map_delta *d, uint64_t *iova);
+/* On success *pa is the guest-physical address that was mapped at iova. */
+bool dp_mapper_unmap_hit(const struct dp_mapper *m, uint64_t iova, uint64_t len,
+			 struct dp_map_delta *d, uint64_t *pa);
+/* Adds *d to m's stats and clears it; serialized like dp_mapper_map(). */
+void dp_mapper_fold(struct dp_mapper *m, struct dp_map_delta *d);
 
 static inline uint64_t dp_hmap_iova(const struct dp_hmap *h, uint64_t pa)
 {

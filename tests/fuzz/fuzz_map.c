@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: (GPL-2.0 OR MIT)
 /*
  * The coalescing mapper (lib/dp_map.c), differentially: random buffer maps and unmaps,
- * single or in batches, under each policy and random caps, on the DART model as the
- * host (as `dartpass sim` drives it). A plain model keeps the live buffers; after each
+ * single (the hit path first, as pvdma.ko does) or in batches, under each policy and
+ * random caps, on the DART model as the host. A plain model keeps the live buffers; after each
  * call the mapper and the DART must agree with it:
  *   - the DART's mappings never overlap and stay within both caps, and the mapper's
  *     host mappings are exactly the DART's;
@@ -164,6 +164,27 @@ static void fm_decode(struct fz *f, uint64_t *pa, uint64_t *len, unsigned int *p
 	}
 }
 
+/* As pvdma.ko maps and unmaps: the hit path first, its counts folded at once. */
+static struct dp_map_delta fm_delta;
+
+static int fm_guest_map(uint64_t pa, uint64_t len, unsigned int perm, uint64_t *iova)
+{
+	if (!dp_mapper_map_hit(&fm_m, pa, len, perm, &fm_delta, iova))
+		return dp_mapper_map(&fm_m, pa, len, perm, iova);
+	dp_mapper_fold(&fm_m, &fm_delta);
+	return PVDMA_S_OK;
+}
+
+static int fm_guest_unmap(uint64_t iova, uint64_t len)
+{
+	uint64_t pa;
+
+	if (!dp_mapper_unmap_hit(&fm_m, iova, len, &fm_delta, &pa))
+		return dp_mapper_unmap(&fm_m, iova, len);
+	dp_mapper_fold(&fm_m, &fm_delta);
+	return PVDMA_S_OK;
+}
+
 static void fm_map(struct fz *f)
 {
 	uint64_t pa, len, iova = 0;
@@ -172,14 +193,14 @@ static void fm_map(struct fz *f)
 
 	fm_decode(f, &pa, &len, &perm);
 	want = fm_exact_predict(pa, len, fm_dart.stats.live_mappings, fm_dart.stats.live_bytes);
-	st = dp_mapper_map(&fm_m, pa, len, perm, &iova);
+	st = fm_guest_map(pa, len, perm, &iova);
 	fm_status_ok(st, pa, len, perm);
 	if (fm_m.cfg.policy == DP_POLICY_EXACT && fm_valid(pa, len, perm))
 		FZ_CHECK(st == want, "exact: %d, the caps say %d", st, want);
 	if (!st && fm_n < FM_MAX_BUFS) {
 		fm_bufs[fm_n++] = (struct fm_buf){ pa, len, iova, perm };
 	} else if (!st) {
-		FZ_CHECK(dp_mapper_unmap(&fm_m, iova, len) == PVDMA_S_OK, "unmap of a fresh buffer");
+		FZ_CHECK(fm_guest_unmap(iova, len) == PVDMA_S_OK, "unmap of a fresh buffer");
 	}
 }
 
@@ -188,7 +209,7 @@ static void fm_unmap(unsigned int i)
 	struct fm_buf b = fm_bufs[i];
 
 	fm_bufs[i] = fm_bufs[--fm_n];
-	FZ_CHECK(dp_mapper_unmap(&fm_m, b.iova, b.len) == PVDMA_S_OK, "unmap of a live buffer");
+	FZ_CHECK(fm_guest_unmap(b.iova, b.len) == PVDMA_S_OK, "unmap of a live buffer");
 }
 
 /*
