@@ -41,10 +41,11 @@ struct pvdma {
 	 * The mapper's lock, split by CPU so that hits scale: a hit (dp_mapper_map_hit(),
 	 * dp_mapper_unmap_hit(), lookups) holds its own CPU's cpus->lock; everything else
 	 * holds lock and then every CPU's (pvdma_lock()), so no hit runs and the hits'
-	 * counts are folded exactly before any decision. Together they protect the mapper,
-	 * the batch page and the doorbell, and the counters below. Raw and irqsave because
-	 * drivers map from any context, including hard interrupts; held only for O(log n)
-	 * work and, whole, one doorbell per host call.
+	 * counts are folded exactly before any decision, except across the doorbells, where
+	 * only lock is held and hits go on (dp_host_ops.submit). lock protects the batch
+	 * page, the doorbell and the counters below; lock and all the CPUs' the mapper.
+	 * Raw and irqsave because drivers map from any context, including hard interrupts;
+	 * held only for O(log n) work, and lock for one doorbell per host call.
 	 */
 	raw_spinlock_t lock;
 	struct pvdma_cpu __percpu *cpus;

@@ -41,11 +41,11 @@ int pvdma_status_to_errno(int status)
 	}
 }
 
-void pvdma_lock(struct pvdma *pv, unsigned long *flags)
+/* Every CPU's lock, with pv->lock held: no hit runs, and their counts are folded. */
+static void pvdma_cpus_lock(struct pvdma *pv)
 {
 	int cpu;
 
-	raw_spin_lock_irqsave(&pv->lock, *flags);
 	for_each_possible_cpu(cpu) {
 		struct pvdma_cpu *c = per_cpu_ptr(pv->cpus, cpu);
 
@@ -54,12 +54,23 @@ void pvdma_lock(struct pvdma *pv, unsigned long *flags)
 	}
 }
 
-void pvdma_unlock(struct pvdma *pv, unsigned long flags)
+static void pvdma_cpus_unlock(struct pvdma *pv)
 {
 	int cpu;
 
 	for_each_possible_cpu(cpu)
 		raw_spin_unlock(&per_cpu_ptr(pv->cpus, cpu)->lock);
+}
+
+void pvdma_lock(struct pvdma *pv, unsigned long *flags)
+{
+	raw_spin_lock_irqsave(&pv->lock, *flags);
+	pvdma_cpus_lock(pv);
+}
+
+void pvdma_unlock(struct pvdma *pv, unsigned long flags)
+{
+	pvdma_cpus_unlock(pv);
 	raw_spin_unlock_irqrestore(&pv->lock, flags);
 }
 
@@ -102,14 +113,12 @@ static u32 pvdma_ring(struct pvdma *pv, u32 n)
 
 /*
  * The mapper's host: a list of requests in as few doorbells as the batch holds (one
- * for any scatterlist that needs up to max_batch host mappings). Called under
- * pvdma_lock(). A host that maps a range only in part (the emulated DART never does) gets
- * that part back and the request fails: each host mapping needs one bus range.
+ * for any scatterlist that needs up to max_batch host mappings). A host that maps a
+ * range only in part (the emulated DART never does) gets that part back and the
+ * request fails: each host mapping needs one bus range.
  */
-static void pvdma_host_submit(void *host, struct dp_host_req *r)
+static void pvdma_host_ring(struct pvdma *pv, struct dp_host_req *r)
 {
-	struct pvdma *pv = host;
-
 	while (r) {
 		struct dp_host_req *first = r, *q;
 		u32 n, i, k, status;
@@ -146,6 +155,19 @@ static void pvdma_host_submit(void *host, struct dp_host_req *r)
 		if (k)
 			pvdma_ring(pv, k);
 	}
+}
+
+/*
+ * Called under pvdma_lock(). Hits on other CPUs go on while the host works (dp_host_ops
+ * allows it): only pv->lock is held across the doorbells.
+ */
+static void pvdma_host_submit(void *host, struct dp_host_req *r)
+{
+	struct pvdma *pv = host;
+
+	pvdma_cpus_unlock(pv);
+	pvdma_host_ring(pv, r);
+	pvdma_cpus_lock(pv);
 }
 
 const struct dp_host_ops pvdma_host_ops = { .submit = pvdma_host_submit };

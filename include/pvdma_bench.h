@@ -10,7 +10,9 @@
  * unmapping its own buffer of SIZE bytes OPS times, and answers with the wall time
  * and each thread's time. With HOLD set each thread keeps one mapping of its buffer
  * for the whole run, so that every timed map lands in a live host mapping (the hit
- * path); without it, what a map costs depends on the guest module's policy.
+ * path); without it, what a map costs depends on the guest module's policy. With
+ * MISS_ONE as well, thread 0 holds nothing: hits measured beside a CPU whose maps are
+ * host round trips (with a buffer larger than a window, under any policy).
  */
 #ifndef PVDMA_BENCH_H
 #define PVDMA_BENCH_H
@@ -29,6 +31,8 @@ typedef uint64_t __u64;
 #define PVDMA_BENCH_MAX_SIZE	(2u << 20)
 
 #define PVDMA_BENCH_HOLD	(1u << 0)	/* keep one mapping of each buffer live */
+/* ... except thread 0's: its maps go where the policy sends them, beside the hits */
+#define PVDMA_BENCH_MISS_ONE	(1u << 1)
 
 /* What the device does to memory, as enum dma_data_direction. */
 #define PVDMA_BENCH_TO_DEVICE	1
@@ -41,7 +45,7 @@ struct pvdma_bench_run {
 	__u32 size;			/* bytes per buffer, 1..PVDMA_BENCH_MAX_SIZE */
 	__u32 ops;			/* map+unmap pairs per thread */
 	__u32 dir;			/* PVDMA_BENCH_* direction */
-	__u32 flags;			/* PVDMA_BENCH_HOLD */
+	__u32 flags;			/* PVDMA_BENCH_HOLD, PVDMA_BENCH_MISS_ONE */
 	__u32 reserved;
 	/* out */
 	__u64 wall_ns;			/* first thread's start to last thread's end */

@@ -714,9 +714,11 @@ int dp_mapper_unmap(struct dp_mapper *m, uint64_t iova, uint64_t len)
 /*
  * The hit path: what dp_mapper_batch_map() and dp_mapper_batch_unmap() do for a hit on
  * a busy mapping, with references taken and dropped by cmpxchg. Under the caller's
- * locking no serialized call runs meanwhile, so the trees and every other field are
- * still; only refs and used are shared with other CPUs' hits. A busy mapping stays busy
- * (refs > 0) because hits never drop a last reference.
+ * locking a serialized call runs meanwhile at most inside submit(), where the trees and
+ * every field the hit path reads are still; only refs and used are shared with other
+ * CPUs' hits. A busy mapping stays busy (refs > 0) because hits never drop a last
+ * reference. Mappings the open batch references are left alone: one it creates has no
+ * bus address yet, and a batch that fails takes its references back.
  */
 bool dp_mapper_map_hit(const struct dp_mapper *m, uint64_t pa, uint64_t len,
 		       unsigned int perm, struct dp_map_delta *d, uint64_t *iova)
@@ -724,11 +726,10 @@ bool dp_mapper_map_hit(const struct dp_mapper *m, uint64_t pa, uint64_t len,
 	struct dp_hmap *h, *below;
 	uint32_t refs, seen;
 
-	DP_ASSERT(!m->batching);
 	if (!map_args_ok(m, pa, len, perm))
 		return false;
 	h = hit_find(m, pa, len, perm, &below);
-	if (!h)
+	if (!h || h->batch_refs)	/* pending ones too: they have the batch's refs */
 		return false;
 	for (refs = DP_READ_ONCE(h->refs); refs; refs = seen)
 		if ((seen = dp_cmpxchg(&h->refs, refs, refs + 1)) == refs)
@@ -750,8 +751,7 @@ bool dp_mapper_unmap_hit(const struct dp_mapper *m, uint64_t iova, uint64_t len,
 	struct dp_hmap *h = hmap_at(m, iova);
 	uint32_t refs, seen;
 
-	DP_ASSERT(!m->batching);
-	if (!unmap_args_ok(h, iova, len))
+	if (!unmap_args_ok(h, iova, len) || h->batch_refs)
 		return false;
 	for (refs = DP_READ_ONCE(h->refs); refs > 1; refs = seen)
 		if ((seen = dp_cmpxchg(&h->refs, refs, refs - 1)) == refs)

@@ -64,7 +64,11 @@ struct dp_host_req {
 };
 
 struct dp_host_ops {
-	/* Performs a list of requests in order (the guest: one doorbell per batch). */
+	/*
+	 * Performs a list of requests in order (the guest: one doorbell per batch). It may
+	 * let the hit path run meanwhile: until it returns, the mapper changes nothing but
+	 * the requests' results, and the hit path refuses the mappings they create.
+	 */
 	void (*submit)(void *host, struct dp_host_req *list);
 };
 
@@ -195,8 +199,9 @@ int dp_mapper_batch_end(struct dp_mapper *m);
  * The hit path. A map whose pages a busy host mapping already covers, and an unmap
  * that leaves its host mapping busy, change nothing but that mapping's references and
  * the counts in *d: no host call, no decision. These two functions do exactly that,
- * and may run concurrently with each other but with no other call; they return false
- * for anything else (a miss, an idle window, a last reference, invalid arguments),
+ * and may run concurrently with each other, and with a serialized call while it waits
+ * in dp_host_ops.submit, but with nothing else; they return false for anything else (a
+ * miss, an idle window, a mapping not made yet, a last reference, invalid arguments),
  * which the caller then passes to dp_mapper_map() or dp_mapper_unmap() once every
  * CPU's *d is folded. The serialized calls serve hits the same way, so a simulator that
  * calls only those decides exactly as a guest that takes the hit path first.

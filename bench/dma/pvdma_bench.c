@@ -2,7 +2,8 @@
 /*
  * pvdma_bench: maps and unmaps buffers through a pvdma-managed function's dma_map_ops
  * from several kernel threads at once and times it (include/pvdma_bench.h says how it
- * is driven). Bind it to a managed function that no other driver holds:
+ * is driven). Bind it to a managed function that no other driver holds (or, with
+ * direct=1, to any function, for the kernel's own direct mapping):
  *
  *   echo pvdma_bench > /sys/bus/pci/devices/BDF/driver_override
  *   echo BDF > /sys/bus/pci/drivers_probe
@@ -24,8 +25,13 @@ struct bench_thread {
 	struct page *pages;
 	struct completion *start;
 	struct completion done;
+	unsigned int index;
 	u64 t0, t1, errors;
 };
+
+static bool direct;
+module_param(direct, bool, 0444);
+MODULE_PARM_DESC(direct, "also bind a function without dma_map_ops: the kernel's direct mapping, the DMA API's floor");
 
 static struct pci_dev *bench_pdev;	/* the function bound to us, or NULL */
 static DEFINE_MUTEX(bench_lock);	/* one run at a time; protects bench_pdev */
@@ -39,7 +45,7 @@ static int bench_thread_fn(void *data)
 	dma_addr_t hold = DMA_MAPPING_ERROR, a;
 	u32 i;
 
-	if (r->flags & PVDMA_BENCH_HOLD) {
+	if (r->flags & PVDMA_BENCH_HOLD && !(t->index == 0 && r->flags & PVDMA_BENCH_MISS_ONE)) {
 		hold = dma_map_single(t->dev, buf, r->size, r->dir);
 		if (dma_mapping_error(t->dev, hold))
 			t->errors++;
@@ -70,7 +76,7 @@ static int bench_run(struct device *dev, struct pvdma_bench_run *r)
 	int ret = 0;
 
 	if (!r->threads || r->threads > PVDMA_BENCH_MAX_THREADS || !r->size ||
-	    r->size > PVDMA_BENCH_MAX_SIZE || !r->ops || r->reserved || r->flags & ~PVDMA_BENCH_HOLD ||
+	    r->size > PVDMA_BENCH_MAX_SIZE || !r->ops || r->reserved || r->flags & ~(PVDMA_BENCH_HOLD | PVDMA_BENCH_MISS_ONE) ||
 	    (r->dir != DMA_TO_DEVICE && r->dir != DMA_FROM_DEVICE && r->dir != DMA_BIDIRECTIONAL))
 		return -EINVAL;
 	t = kcalloc(r->threads, sizeof(*t), GFP_KERNEL);
@@ -85,6 +91,7 @@ static int bench_run(struct device *dev, struct pvdma_bench_run *r)
 			break;
 		}
 		t[i].dev = dev;
+		t[i].index = i;
 		t[i].run = r;
 		t[i].start = &start;
 		init_completion(&t[i].done);
@@ -151,8 +158,8 @@ static int bench_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 		return ret;
 	/* pvdma installs its ops before a driver binds; without them nothing is measured. */
 	ret = -ENODEV;
-	if (!get_dma_ops(&pdev->dev)) {
-		dev_err(&pdev->dev, "pvdma_bench: not a function pvdma manages\n");
+	if (!get_dma_ops(&pdev->dev) && !direct) {
+		dev_err(&pdev->dev, "pvdma_bench: not a function pvdma manages (direct=1 measures it)\n");
 		goto unset;
 	}
 	ret = dma_set_mask_and_coherent(&pdev->dev, DMA_BIT_MASK(64));

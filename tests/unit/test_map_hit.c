@@ -197,6 +197,74 @@ static void test_refusals(void)
 	dp_dart_destroy(&r.dart);
 }
 
+/*
+ * While a batch is in the host (pvdma.ko lets hits run then), a hit on another CPU
+ * takes a busy mapping the batch leaves alone and refuses one the batch creates or
+ * references.
+ */
+static struct {
+	struct rig r;
+	uint64_t busy, other, pending_pa, touched_pa;
+	struct dp_map_delta d;
+	bool busy_hit, pending_refused, touched_refused, unmap_refused;
+} mid;
+
+static void mid_submit(void *host, struct dp_host_req *list)
+{
+	uint64_t iova, pa;
+
+	mid.busy_hit = dp_mapper_map_hit(&mid.r.m, (1ull << 30) + 4096, 4096, PVDMA_MAP_READ,
+					 &mid.d, &iova) && iova == mid.busy + 4096 &&
+		       dp_mapper_unmap_hit(&mid.r.m, iova, 4096, &mid.d, &pa);
+	mid.pending_refused = !dp_mapper_map_hit(&mid.r.m, mid.pending_pa, 4096, PVDMA_MAP_READ,
+						 &mid.d, &iova);
+	mid.touched_refused = !dp_mapper_map_hit(&mid.r.m, mid.touched_pa, 4096, PVDMA_MAP_READ,
+						 &mid.d, &iova);
+	mid.unmap_refused = !dp_mapper_unmap_hit(&mid.r.m, mid.other, 4096, &mid.d, &pa);
+	dp_dart_host_ops.submit(host, list);
+}
+
+static void test_hits_during_submit(void)
+{
+	static const struct dp_host_ops ops = { .submit = mid_submit };
+	struct dp_hmap *h[2];
+	uint64_t held;
+	bool ok;
+
+	if (!rig_open(&mid.r, DP_POLICY_ADAPTIVE, 1ull << 30)) {
+		DP_CHECK(0, "mid-submit: set-up");
+		return;
+	}
+	/* A busy window at 1 GiB, and another at 1 GiB + 1 MiB with two buffers. */
+	ok = dp_mapper_map(&mid.r.m, 1ull << 30, 4096, PVDMA_MAP_READ, &mid.busy) == PVDMA_S_OK &&
+	     dp_mapper_map(&mid.r.m, (1ull << 30) + (1 << 20), 4096, PVDMA_MAP_READ,
+			   &mid.other) == PVDMA_S_OK &&
+	     dp_mapper_map(&mid.r.m, (1ull << 30) + (1 << 20) + 4096, 4096, PVDMA_MAP_READ,
+			   &held) == PVDMA_S_OK && held == mid.other + 4096 &&
+	     mid.r.m.stats.live_mappings == 2;
+	mid.r.m.ops = &ops;
+	mid.pending_pa = 2ull << 30;
+	mid.touched_pa = (1ull << 30) + (1 << 20) + 8192;
+	dp_mapper_batch_begin(&mid.r.m);
+	ok &= dp_mapper_batch_map(&mid.r.m, mid.pending_pa, 4096, PVDMA_MAP_READ, &h[0]) ==
+	      PVDMA_S_OK;
+	ok &= dp_mapper_batch_map(&mid.r.m, mid.touched_pa, 4096, PVDMA_MAP_READ, &h[1]) ==
+	      PVDMA_S_OK;
+	ok &= dp_mapper_batch_end(&mid.r.m) == PVDMA_S_OK;
+	DP_CHECK(ok && mid.busy_hit && mid.pending_refused && mid.touched_refused &&
+		 mid.unmap_refused,
+		 "while a batch is in the host, hits on other mappings go on; a mapping the "
+		 "batch creates or references is left to the serialized path (%d%d%d%d%d)", ok,
+		 mid.busy_hit, mid.pending_refused, mid.touched_refused, mid.unmap_refused);
+	dp_mapper_fold(&mid.r.m, &mid.d);
+	DP_CHECK(mid.r.m.stats.buffers == 5 && mid.r.m.stats.hits == 3 && mid.r.m.stats.maps == 6,
+		 "the hits' counts fold in (buffers %llu, hits %llu, maps %llu)",
+		 (unsigned long long)mid.r.m.stats.buffers,
+		 (unsigned long long)mid.r.m.stats.hits, (unsigned long long)mid.r.m.stats.maps);
+	dp_mapper_destroy(&mid.r.m);
+	dp_dart_destroy(&mid.r.dart);
+}
+
 /* Threads hitting the same window: every reference and byte of use comes back. */
 static pthread_barrier_t start;
 
@@ -276,6 +344,7 @@ int main(void)
 	test_same_decisions(DP_POLICY_WINDOW);
 	test_same_decisions(DP_POLICY_ADAPTIVE);
 	test_refusals();
+	test_hits_during_submit();
 	test_race();
 	return dp_test_done();
 }
