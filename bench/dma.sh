@@ -23,6 +23,9 @@ kernel=trixie-amd64
 out=$top/build/bench
 mkdir -p "$out"
 make -s -C "$top" dma-bench
+# The rig boots build/mod/'s pvdma.ko, which tests/check builds: build it from this
+# tree, so that a benchmark never measures an older module.
+bash "$top/rig/kmod-build.sh" "$top/build/kernels/$kernel.env" "$top/guest" "$top/build/mod/$kernel"
 
 # A boot: NAME, pvdma's module PARAMETERS ("none": no pvdma, the kernel's direct
 # mapping), OPS per thread, HOLD or nothing.
@@ -92,15 +95,15 @@ for run in "${runs[@]}"; do
 done
 
 echo
-echo "# hits (2 MiB buffers, held) while thread 0's maps are host round trips, ns per hit"
+echo "# hits (2 MiB buffers, held) while thread 0's maps are host round trips, ns per hit;"
+echo "# alone: the same number of threads, all hitting"
 printf '%-10s %7s %12s %12s\n' policy threads "beside miss" "alone"
 for run in "${runs[@]}"; do
 	p=${run%%|*}
 	log=$top/build/guest/$kernel/dma-$p.log
 	tr -d '\r' <"$log" | grep '^BENCH-MISS ' | sed 's/^BENCH-MISS //' | while read -r line; do
 		t=$(sed -n 's/.* threads=\([0-9]*\) .*/\1/p' <<<"$line")
-		alone=$(tr -d '\r' <"$log" | grep "^BENCH .* threads=$((t - 1)) size=2097152 " |
-			sed -n 's/.* thread_ns_per_op=\([0-9.]*\) .*/\1/p')
+		alone=$(tr -d '\r' <"$log" | sed -n "s/^BENCH .* threads=$t size=2097152 .* thread_ns_per_op=\([0-9.]*\) .*/\1/p")
 		awk -v p="$p" -v t="$t" -v a="${alone:-0}" '{
 			for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
 			if ($0 ~ /failed/) { printf "%-10s %7s failed\n", p, t; next }
