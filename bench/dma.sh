@@ -23,9 +23,6 @@ kernel=trixie-amd64
 out=$top/build/bench
 mkdir -p "$out"
 make -s -C "$top" dma-bench
-# The rig boots build/mod/'s pvdma.ko, which tests/check builds: build it from this
-# tree, so that a benchmark never measures an older module.
-bash "$top/rig/kmod-build.sh" "$top/build/kernels/$kernel.env" "$top/guest" "$top/build/mod/$kernel"
 
 # A boot: NAME, pvdma's module PARAMETERS ("none": no pvdma, the kernel's direct
 # mapping), OPS per thread, HOLD or nothing.

@@ -33,9 +33,6 @@ setups=${DP_IO_SETUPS:-none viommu-strict viommu-lazy pvdma-exact pvdma-window p
 kernel=trixie-amd64
 out=$top/build/bench
 mkdir -p "$out"
-# The rig boots build/mod/'s pvdma.ko, which tests/check builds: build it from this
-# tree, so that a benchmark never measures an older module.
-bash "$top/rig/kmod-build.sh" "$top/build/kernels/$kernel.env" "$top/guest" "$top/build/mod/$kernel"
 if ! command -v fio >/dev/null; then
 	. "$top/rig/apt-env.sh"
 	dp_apt amd64 install -y -q --no-install-recommends fio >&2

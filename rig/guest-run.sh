@@ -78,7 +78,8 @@
 #                                tools from Debian's packages (bench/io.sh's fio). amd64
 #                                guests only (elsewhere: no result)
 #   #@ append: iommu.strict=1    more kernel command-line arguments
-# Our own modules (build/mod/SERIES-ARCH/*.ko) are always included, under /dp/mod.
+# Our own modules (build/mod/SERIES-ARCH/*.ko) are always included, under /dp/mod;
+# pvdma.ko is built again first if guest/, lib/ or include/ changed since it was built.
 # With a pvdma device, lib.sh's dp_qom PROPERTY has the runner read one of pv's QOM
 # properties over QMP (live-mappings, peak-bytes, ...) and answer on the guest's console.
 # Inside the guest, tests/guest/lib.sh provides dp_check; the runner turns its lines into
@@ -354,6 +355,17 @@ INIT
 	(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$output"
 	rm -rf "$root"
 }
+
+# tests/check builds our modules; one older than its sources is built again here, so
+# that a run never boots the module of an earlier tree.
+ko=$top/build/mod/$kname/pvdma.ko
+if [ -f "$ko" ] && [ -n "$(find "$top/guest" "$top/lib" "$top/include" -newer "$ko" -type f | head -n1)" ]; then
+	if ! bash "$top/rig/kmod-build.sh" "$top/build/kernels/$kname.env" "$top/guest" \
+		"$top/build/mod/$kname" >/dev/null; then
+		echo "not ok - $kname: $tname: pvdma.ko is older than its sources and does not build"
+		exit 1
+	fi
+fi
 
 prebuilt=$(header kmod-prebuilt)
 prebuilt=${prebuilt//\{KNAME\}/$kname}
