@@ -356,15 +356,20 @@ INIT
 	rm -rf "$root"
 }
 
+# Builds module directory DIR (relative to the tree) into OUT for this kernel, or ends
+# the run as failed, naming WHAT.
+kmod_build() {	# DIR OUT WHAT
+	bash "$top/rig/kmod-build.sh" "$top/build/kernels/$kname.env" "$top/$1" "$2" >/dev/null &&
+		return
+	echo "not ok - $kname: $tname: $3 does not build"
+	exit 1
+}
+
 # tests/check builds our modules; one older than its sources is built again here, so
 # that a run never boots the module of an earlier tree.
 ko=$top/build/mod/$kname/pvdma.ko
 if [ -f "$ko" ] && [ -n "$(find "$top/guest" "$top/lib" "$top/include" -newer "$ko" -type f | head -n1)" ]; then
-	if ! bash "$top/rig/kmod-build.sh" "$top/build/kernels/$kname.env" "$top/guest" \
-		"$top/build/mod/$kname" >/dev/null; then
-		echo "not ok - $kname: $tname: pvdma.ko is older than its sources and does not build"
-		exit 1
-	fi
+	kmod_build guest "$top/build/mod/$kname" "pvdma.ko, older than its sources,"
 fi
 
 prebuilt=$(header kmod-prebuilt)
@@ -373,11 +378,7 @@ for d in $prebuilt; do
 	[ -f "$top/$d" ] || { echo "# $kname: $tname: not run ($d missing: build it first)"; exit 0; }
 done
 for d in $(header kmod-src); do
-	if ! bash "$top/rig/kmod-build.sh" "$top/build/kernels/$kname.env" "$top/$d" \
-		"$top/build/mod-extra/$kname/$(basename "$d")" >/dev/null; then
-		echo "not ok - $kname: $tname: kmod-src: $d does not build"
-		exit 1
-	fi
+	kmod_build "$d" "$top/build/mod-extra/$kname/$(basename "$d")" "kmod-src: $d"
 done
 make_initramfs "$script" "$out/$tname.cpio.gz"
 [ -z "$vmm" ] || echo "# $kname: $tname: initramfs with our QEMU: $(du -m "$out/$tname.cpio.gz" | cut -f1) MB" \
