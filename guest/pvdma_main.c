@@ -157,14 +157,15 @@ static int pvdma_trace_show(struct seq_file *m, void *unused)
 	struct dp_trace_rec *copy;
 	char line[DP_TRACE_LINE_MAX];
 	unsigned long flags;
-	u64 i, n, first;
+	u64 i, n, first, next;
 
 	copy = vmalloc(array_size(PVDMA_TRACE_LEN, sizeof(*copy)));
 	if (!copy)
 		return -ENOMEM;
 	pvdma_lock(pv, &flags);
-	n = min_t(u64, atomic64_read(&pv->trace_next), PVDMA_TRACE_LEN);
-	first = atomic64_read(&pv->trace_next) - n;
+	next = atomic64_read(&pv->trace_next);
+	n = min_t(u64, next, PVDMA_TRACE_LEN);
+	first = next - n;
 	for (i = 0; i < n; i++)
 		copy[i] = pv->trace[(first + i) & (PVDMA_TRACE_LEN - 1)];
 	pvdma_unlock(pv, flags);
